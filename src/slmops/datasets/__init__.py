@@ -1,0 +1,29 @@
+"""Custom Kedro datasets: every artifact is written to a temporary path and renamed when complete."""
+
+from slmops.datasets.folders import StagedFolderDataset, WorkFolderDataset
+from slmops.datasets.hf_model import HFModelDataset, PeftAdapterDataset
+from slmops.datasets.documents import (
+    BinaryFolderDataset,
+    JSONDocumentDataset,
+    JSONFolderDataset,
+    OptionalYAMLDataset,
+    TextFileDataset,
+)
+from slmops.datasets.git_revision import GitRevisionDataset
+from slmops.datasets.jsonl import JSONLinesDataset
+from slmops.datasets.raw_records import RawRecordsDataset
+
+__all__ = [
+    "BinaryFolderDataset",
+    "GitRevisionDataset",
+    "TextFileDataset",
+    "HFModelDataset",
+    "JSONDocumentDataset",
+    "JSONFolderDataset",
+    "JSONLinesDataset",
+    "OptionalYAMLDataset",
+    "PeftAdapterDataset",
+    "RawRecordsDataset",
+    "StagedFolderDataset",
+    "WorkFolderDataset",
+]

@@ -1,0 +1,31 @@
+"""Errors a user can act on: each names the file, the row and the field at fault."""
+
+from __future__ import annotations
+
+
+class SlmopsError(Exception):
+    """An error caused by the user's input or configuration, not by a bug.
+
+    The CLI prints these as one line and exits non-zero, without a traceback.
+    """
+
+
+class InputDataError(SlmopsError):
+    """A problem with a data file: missing, malformed, empty, or a row lacking a field."""
+
+    def __init__(self, source: str, message: str, *, line: int | None = None, field: str | None = None):
+        self.source, self.line, self.field = source, line, field
+        where = source
+        if line is not None:
+            where += f", line {line}"
+        if field is not None:
+            where += f", field '{field}'"
+        super().__init__(f"{where}: {message}")
+
+
+class ConfigError(SlmopsError):
+    """A problem with params.yaml: unknown key, wrong type, impossible value."""
+
+
+class UnsupportedError(SlmopsError):
+    """The request is valid but cannot run here (hardware, method not built yet); says how to fix it."""

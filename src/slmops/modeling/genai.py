@@ -1,0 +1,59 @@
+"""Inference with onnxruntime-genai on an exported ONNX model folder."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+
+class GenaiModel:
+    """An onnxruntime-genai model fed the same token ids the PyTorch model sees (the HF tokenizer's)."""
+
+    def __init__(self, folder: Path, tokenizer: Any):
+        import onnxruntime_genai as og
+
+        self._og = og
+        self.model = og.Model(str(folder))
+        self.tokenizer = tokenizer
+
+    def _generator(self, prompt_ids: list[int], new_tokens: int, exact: bool) -> Any:
+        params = self._og.GeneratorParams(self.model)
+        total = len(prompt_ids) + new_tokens
+        params.set_search_options(max_length=total, min_length=total if exact else 0, do_sample=False)
+        generator = self._og.Generator(self.model, params)
+        generator.append_tokens(prompt_ids)
+        return generator
+
+    def _prompt_ids(self, prompt: str) -> list[int]:
+        return self.tokenizer(prompt, add_special_tokens=True)["input_ids"]
+
+    def generate(self, prompts: list[str], max_new_tokens: int, desc: str = "generate (onnx)") -> list[str]:
+        outputs = []
+        for prompt in tqdm(prompts, desc=desc, unit="prompt"):
+            ids = self._prompt_ids(prompt)
+            generator = self._generator(ids, max_new_tokens, exact=False)
+            while not generator.is_done():
+                generator.generate_next_token()
+            new_ids = list(generator.get_sequence(0))[len(ids):]
+            del generator
+            outputs.append(self.tokenizer.decode(new_ids, skip_special_tokens=True))
+        return outputs
+
+    def measure_decode_speed(self, prompts: list[str], new_tokens: int) -> dict[str, float]:
+        """Single-stream greedy decode of exactly ``new_tokens`` per prompt."""
+        generated, seconds, first_token_ms = 0, 0.0, []
+        for prompt in prompts:
+            ids = self._prompt_ids(prompt)
+            started = time.perf_counter()
+            generator = self._generator(ids, new_tokens, exact=True)
+            generator.generate_next_token()
+            first_token_ms.append((time.perf_counter() - started) * 1000)
+            while not generator.is_done():
+                generator.generate_next_token()
+            seconds += time.perf_counter() - started
+            generated += len(generator.get_sequence(0)) - len(ids)
+            del generator
+        return {"tokens_per_second": generated / seconds, "first_token_ms": sum(first_token_ms) / len(first_token_ms)}

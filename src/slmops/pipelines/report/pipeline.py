@@ -1,0 +1,16 @@
+"""Report pipeline: draw the figures, then write one report as Markdown and as self-contained HTML."""
+
+from kedro.pipeline import Pipeline, node
+
+from slmops.pipelines.report.nodes import plot_report_figures, render_report
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return Pipeline([
+        node(plot_report_figures, ["loss_history", "eval_metrics", "predictions", "all_export_metrics"],
+             "report_plots", name="plot_report_figures"),
+        node(render_report,
+             ["parameters", "train_metrics", "split_summary", "eval_metrics", "eval_samples", "all_export_metrics",
+              "dvc_lock", "code_revision", "report_plots"],
+             ["report_markdown", "report_html"], name="render_report"),
+    ])

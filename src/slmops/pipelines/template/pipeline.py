@@ -1,0 +1,10 @@
+from kedro.pipeline import Pipeline, node
+
+from slmops.pipelines.template.nodes import apply_template
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return Pipeline([
+        node(apply_template, ["records", "params:template", "params:data", "base_model"], "examples",
+             name="apply_template"),
+    ])
