@@ -144,9 +144,17 @@ def _describe(error: ValidationError, model: type[BaseModel], prefix: str) -> st
 
 
 def _known_keys(model: type[BaseModel], loc: tuple) -> list[str]:
-    for part in loc:
-        field = model.model_fields.get(str(part))
+    """Field names of the model at ``loc``, stepping through nested models and dict[str, Model] values."""
+    import typing
+
+    parts = list(loc)
+    while parts:
+        field = model.model_fields.get(str(parts.pop(0)))
         annotation = getattr(field, "annotation", None)
+        if typing.get_origin(annotation) is dict:  # e.g. target_options: the next part is a free key
+            annotation = typing.get_args(annotation)[1]
+            if parts:
+                parts.pop(0)
         if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
             return []
         model = annotation

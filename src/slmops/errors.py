@@ -13,11 +13,12 @@ class SlmopsError(Exception):
 class InputDataError(SlmopsError):
     """A problem with a data file: missing, malformed, empty, or a row lacking a field."""
 
-    def __init__(self, source: str, message: str, *, line: int | None = None, field: str | None = None):
+    def __init__(self, source: str, message: str, *, line: int | None = None, field: str | None = None,
+                 unit: str = "line"):
         self.source, self.line, self.field = source, line, field
         where = source
         if line is not None:
-            where += f", line {line}"
+            where += f", {unit} {line}"  # "row" for tables and HF datasets, where lines mean nothing
         if field is not None:
             where += f", field '{field}'"
         super().__init__(f"{where}: {message}")

@@ -12,10 +12,15 @@ from typing import Any
 
 
 def normalize_prediction(text: str) -> str:
-    """First non-empty line, trimmed of surrounding whitespace, quotes and final punctuation."""
+    """First non-empty line, trimmed of surrounding whitespace, quotes and final punctuation (in any order)."""
     for line in text.strip().splitlines():
-        if line.strip():
-            return line.strip().strip("\"'`").rstrip(".!").strip()
+        line = line.strip()
+        if line:
+            while True:
+                trimmed = line.strip("\"'`").rstrip(".!").strip()
+                if trimmed == line:
+                    return line
+                line = trimmed
     return ""
 
 
@@ -58,7 +63,8 @@ def score_generations(predictions: list[str], references: list[str], labels: lis
             rouge[key] += scores[key].fmeasure
     count = len(references)
     result: dict[str, float] = {key: value / count for key, value in rouge.items()}
-    result["exact_match"] = sum(p.lower() == r.strip().lower() for p, r in zip(normalized, references)) / count
+    result["exact_match"] = sum(p.lower() == normalize_prediction(r).lower()
+                                for p, r in zip(normalized, references)) / count
     if labels:
         from sklearn.metrics import f1_score
 

@@ -59,19 +59,36 @@ def _read_json(path: Path) -> RawRecords:
     return RawRecords(str(path), document, list(range(1, len(document) + 1)), "row")
 
 
-def _read_table(path: Path, kind: str) -> RawRecords:
+def _read_csv(path: Path) -> RawRecords:
+    import csv
+
+    if not path.is_file():
+        raise InputDataError(str(path), "file not found")
+    rows, numbers = [], []
+    with open(path, encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        try:
+            for row in reader:
+                if None in row:
+                    raise InputDataError(str(path), f"{len(row[None]) + len(reader.fieldnames)} values for "
+                                         f"{len(reader.fieldnames)} columns", line=reader.line_num)
+                rows.append(row)
+                numbers.append(reader.line_num)  # the line the row ends on: exact for one-line rows
+        except csv.Error as error:
+            raise InputDataError(str(path), f"malformed CSV ({error})", line=reader.line_num) from None
+    return RawRecords(str(path), rows, numbers, "line")
+
+
+def _read_parquet(path: Path) -> RawRecords:
     import pandas as pd
 
     if not path.is_file():
         raise InputDataError(str(path), "file not found")
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False) if kind == "csv" else pd.read_parquet(path)
-    except Exception as error:  # pandas raises many types; the user needs the file named
-        raise InputDataError(str(path), f"cannot read as {kind}: {error}") from None
-    rows = frame.to_dict(orient="records")
-    # CSV line numbers: the header is line 1, so row i sits on line i + 1.
-    first = 2 if kind == "csv" else 1
-    return RawRecords(str(path), rows, list(range(first, first + len(rows))), "line" if kind == "csv" else "row")
+        rows = pd.read_parquet(path).to_dict(orient="records")
+    except Exception as error:  # pyarrow raises many types; the user needs the file named
+        raise InputDataError(str(path), f"cannot read as Parquet: {error}") from None
+    return RawRecords(str(path), rows, list(range(1, len(rows) + 1)), "row")
 
 
 def _read_hf(source: str, kind: str, split: str | None) -> RawRecords:
@@ -87,16 +104,22 @@ def _read_hf(source: str, kind: str, split: str | None) -> RawRecords:
     if isinstance(loaded, datasets.DatasetDict):
         if split is None:
             raise InputDataError(source, f"holds splits {sorted(loaded)}; set data.hf_split (e.g. 'train' or 'train[:1000]')")
-        instruction = datasets.ReadInstruction.from_spec(split)
-        sizes = {name: len(part) for name, part in loaded.items()}
-        try:
-            absolute = instruction.to_absolute(sizes)
-        except Exception as error:
-            raise InputDataError(source, f"bad data.hf_split '{split}': {error}") from None
-        parts = [loaded[a.splitname].select(range(a.from_, a.to)) for a in absolute]
-        loaded = datasets.concatenate_datasets(parts) if len(parts) > 1 else parts[0]
-    rows = loaded.to_list()
-    return RawRecords(source, rows, list(range(1, len(rows) + 1)), "row")
+        parts = dict(loaded)
+    else:
+        if split is None:
+            rows = loaded.to_list()
+            return RawRecords(source, rows, list(range(1, len(rows) + 1)), "row")
+        # One saved split: whatever name the spec uses, it slices this one.
+        parts = {split.split("[", 1)[0]: loaded}
+    try:
+        absolute = datasets.ReadInstruction.from_spec(split).to_absolute({k: len(v) for k, v in parts.items()})
+    except Exception as error:
+        raise InputDataError(source, f"bad data.hf_split '{split}': {error}") from None
+    rows, numbers = [], []
+    for instruction in absolute:
+        rows.extend(parts[instruction.splitname].select(range(instruction.from_, instruction.to)).to_list())
+        numbers.extend(range(instruction.from_ + 1, instruction.to + 1))  # rows keep their place in the split
+    return RawRecords(source, rows, numbers, "row")
 
 
 def read_raw_records(source: str, declared_format: str = "auto", hf_split: str | None = None) -> RawRecords:
@@ -113,8 +136,10 @@ def read_raw_records(source: str, declared_format: str = "auto", hf_split: str |
         return RawRecords(source, rows, numbers, "line")
     if kind == "json":
         return _read_json(Path(source))
-    if kind in ("csv", "parquet"):
-        return _read_table(Path(source), kind)
+    if kind == "csv":
+        return _read_csv(Path(source))
+    if kind == "parquet":
+        return _read_parquet(Path(source))
     return _read_hf(source, kind, hf_split)
 
 

@@ -34,9 +34,10 @@ def validate_records(raw_records: RawRecords, data_params: dict[str, Any]) -> li
         for field in params.required_fields:
             if field not in row:
                 raise InputDataError(raw_records.source, f"missing required field (row has: {', '.join(map(str, row)) or 'nothing'})",
-                                     line=line, field=field)
+                                     line=line, field=field, unit=raw_records.row_unit)
             if _is_blank(row[field]):
-                raise InputDataError(raw_records.source, "required field is empty", line=line, field=field)
+                raise InputDataError(raw_records.source, "required field is empty", line=line, field=field,
+                                     unit=raw_records.row_unit)
         record = dict(row)
         if "id" in record:  # keep the user's own id, under a name that cannot clash with ours
             record["source_id"] = record.pop("id")

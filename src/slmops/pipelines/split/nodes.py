@@ -14,6 +14,24 @@ def _rank(seed: int, key: str) -> str:
     return hashlib.sha256(f"{seed}:{key}".encode()).hexdigest()
 
 
+def allocate(sizes: dict[str, int], fraction: float) -> dict[str, int]:
+    """Rows per stratum for a fraction of the whole, by largest remainder.
+
+    Rounding each stratum on its own would give small labels nothing (round(3 * 0.13) == 0) and
+    miss the total; this hits round(total * fraction), at least 1 row when the fraction is non-zero.
+    """
+    total = sum(sizes.values())
+    if fraction <= 0 or total == 0:
+        return {key: 0 for key in sizes}
+    target = max(1, round(total * fraction))
+    exact = {key: size * fraction for key, size in sizes.items()}
+    counts = {key: int(value) for key, value in exact.items()}
+    by_remainder = sorted(sizes, key=lambda key: (-(exact[key] - counts[key]), key))
+    for key in by_remainder[: target - sum(counts.values())]:
+        counts[key] += 1
+    return counts
+
+
 def split_train_validation(examples: list[dict[str, Any]], split_params: dict[str, Any]
                            ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
     """Return train, validation, test examples and a summary of the split.
@@ -35,18 +53,18 @@ def split_train_validation(examples: list[dict[str, Any]], split_params: dict[st
         label = Counter(r["label"] for r in rows).most_common(1)[0][0] if stratified else "all"
         strata[label].append(rows)
 
+    sizes = {label: sum(len(rows) for rows in groups_) for label, groups_ in strata.items()}
+    want_validation = allocate(sizes, params.validation_fraction)
+    want_test = allocate(sizes, params.test_fraction)
     train, validation, test = [], [], []
     for label in sorted(strata):
         ordered = sorted(strata[label], key=lambda rows: _rank(params.seed, rows[0]["prompt"]))
-        total = sum(len(rows) for rows in ordered)
-        want_validation = round(total * params.validation_fraction)
-        want_test = round(total * params.test_fraction)
         taken_validation = taken_test = 0
         for rows in ordered:
-            if taken_validation < want_validation:
+            if taken_validation < want_validation[label]:
                 validation.extend(rows)
                 taken_validation += len(rows)
-            elif taken_test < want_test:
+            elif taken_test < want_test[label]:
                 test.extend(rows)
                 taken_test += len(rows)
             else:

@@ -25,6 +25,7 @@ def prepare_run_folder(checkpoint_dir: Path, fingerprint: str) -> tuple[Path, st
 
     Folders of other (stale) runs are removed so checkpoints do not pile up.
     """
+    checkpoint_dir.mkdir(parents=True, exist_ok=True)
     for other in checkpoint_dir.iterdir():
         if other.is_dir() and other.name != fingerprint:
             shutil.rmtree(other, ignore_errors=True)

@@ -1,0 +1,46 @@
+"""Helpers to run this project as a user does, in a throwaway copy: `dvc repro`, `kedro run`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+BIN = Path(sys.executable).parent
+
+
+def project_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    env.update(KEDRO_DISABLE_TELEMETRY="true", DO_NOT_TRACK="1", PYTHONWARNINGS="ignore")
+    return env
+
+
+def run(project: Path, *command: str, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run(command, cwd=project, env=project_env(), capture_output=True, text=True, timeout=900)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(command)} exited {result.returncode}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return result
+
+
+def read_params(project: Path) -> dict:
+    return yaml.safe_load((project / "params.yaml").read_text())
+
+
+def write_params(project: Path, params: dict) -> None:
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def tiny_params(params: dict, model_dir: Path, data_file: str) -> dict:
+    """The default params, shrunk to run in seconds on the tiny model."""
+    params = dict(params)
+    params["base_model"] = dict(params["base_model"], name_or_path=str(model_dir))
+    params["data"] = dict(params["data"], source=data_file)
+    params["split"] = dict(params["split"], validation_fraction=0.25)
+    params["train"] = dict(params["train"], epochs=1, batch_size=8, save_steps=2, lora={"r": 4, "alpha": 8})
+    params["evaluate"] = dict(params["evaluate"], max_new_tokens=4, batch_size=8, sample_count=3)
+    params["export"] = dict(params["export"], speed={"prompt_count": 2, "new_tokens": 8})
+    return params

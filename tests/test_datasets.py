@@ -1,0 +1,349 @@
+"""Custom Kedro datasets: atomic writes, JSON documents and folders, and reading the user's raw data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from slmops.datasets import (
+    JSONDocumentDataset,
+    JSONFolderDataset,
+    JSONLinesDataset,
+    OptionalYAMLDataset,
+    RawRecordsDataset,
+    StagedFolderDataset,
+)
+from slmops.datasets.atomic import atomic_dir, atomic_file
+from slmops.datasets.raw_records import read_raw_records
+from slmops.errors import InputDataError
+
+
+def _leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if ".tmp-" in p.name)
+
+
+class _Boom(RuntimeError):
+    pass
+
+
+# --- atomic_file / atomic_dir ---------------------------------------------------------------------------
+
+
+def test_atomic_file_writes_on_success(tmp_path):
+    target = tmp_path / "sub" / "out.txt"
+    with atomic_file(target) as handle:
+        handle.write("héllo")
+        assert not target.exists()  # nothing at the final path until the block ends
+    assert target.read_text(encoding="utf-8") == "héllo"
+    assert _leftovers(target.parent) == []
+
+
+def test_atomic_file_failure_keeps_the_previous_file(tmp_path):
+    target = tmp_path / "out.txt"
+    target.write_text("old", encoding="utf-8")
+    with pytest.raises(_Boom):
+        with atomic_file(target) as handle:
+            handle.write("half-written")
+            raise _Boom
+    assert target.read_text(encoding="utf-8") == "old"
+    assert _leftovers(tmp_path) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.txt"]
+
+
+def test_atomic_file_binary_mode(tmp_path):
+    target = tmp_path / "blob.bin"
+    with atomic_file(target, "wb") as handle:
+        handle.write(b"\x00\x01")
+    assert target.read_bytes() == b"\x00\x01"
+
+
+def test_atomic_dir_replaces_the_folder_on_success(tmp_path):
+    final = tmp_path / "model"
+    final.mkdir()
+    (final / "old.txt").write_text("old")
+    with atomic_dir(final) as staging:
+        assert staging != final and staging.parent == final.parent and list(staging.iterdir()) == []
+        (staging / "new.txt").write_text("new")
+        assert (final / "old.txt").exists()  # untouched while the block runs
+    assert sorted(p.name for p in final.iterdir()) == ["new.txt"]
+    assert _leftovers(tmp_path) == []
+
+
+def test_atomic_dir_failure_keeps_the_previous_folder(tmp_path):
+    final = tmp_path / "model"
+    final.mkdir()
+    (final / "weights.bin").write_bytes(b"good")
+    with pytest.raises(_Boom):
+        with atomic_dir(final) as staging:
+            (staging / "weights.bin").write_bytes(b"partial")
+            raise _Boom
+    assert (final / "weights.bin").read_bytes() == b"good"
+    assert sorted(p.name for p in final.iterdir()) == ["weights.bin"]
+    assert _leftovers(tmp_path) == []
+
+
+def test_atomic_dir_failure_with_no_previous_folder_leaves_nothing(tmp_path):
+    with pytest.raises(_Boom):
+        with atomic_dir(tmp_path / "model") as staging:
+            (staging / "x").write_text("x")
+            raise _Boom
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- JSON datasets --------------------------------------------------------------------------------------
+
+
+def test_jsonlines_round_trip(tmp_path):
+    path = tmp_path / "deep" / "rows.jsonl"
+    rows = [{"id": "a", "text": "café ☕", "n": 1}, {"id": "b", "nested": {"x": [1, 2]}, "none": None}]
+    dataset = JSONLinesDataset(str(path))
+    assert not dataset.exists()
+    dataset.save(rows)
+    assert dataset.exists()
+    assert JSONLinesDataset(str(path)).load() == rows
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 2 and "café ☕" in lines[0]  # one object per line, not ASCII-escaped
+    assert _leftovers(path.parent) == []
+
+
+def test_jsonlines_save_replaces_the_old_content(tmp_path):
+    path = tmp_path / "rows.jsonl"
+    JSONLinesDataset(str(path)).save([{"a": 1}, {"a": 2}, {"a": 3}])
+    JSONLinesDataset(str(path)).save([{"b": 1}])
+    assert JSONLinesDataset(str(path)).load() == [{"b": 1}]
+
+
+def test_json_document_round_trip_is_pretty_and_ordered(tmp_path):
+    path = tmp_path / "metrics.json"
+    document = {"z": 1, "a": {"f1": 0.5}, "label": "ü"}
+    JSONDocumentDataset(str(path)).save(document)
+    text = path.read_text(encoding="utf-8")
+    assert text.endswith("}\n") and '\n  "a": {' in text and "ü" in text
+    assert list(json.loads(text)) == ["z", "a", "label"]  # insertion order kept, not sorted
+    assert JSONDocumentDataset(str(path)).load() == document
+    assert JSONDocumentDataset(str(path)).exists()
+    assert not JSONDocumentDataset(str(tmp_path / "absent.json")).exists()
+
+
+def test_json_folder_round_trip_keyed_by_stem(tmp_path):
+    folder = tmp_path / "per-target"
+    data = {"cpu-int4": {"f1": 0.9}, "cuda-fp16": {"f1": 0.95}}
+    dataset = JSONFolderDataset(str(folder))
+    assert not dataset.exists()
+    dataset.save(data)
+    assert sorted(p.name for p in folder.iterdir()) == ["cpu-int4.json", "cuda-fp16.json"]
+    (folder / "notes.txt").write_text("ignored")
+    assert JSONFolderDataset(str(folder)).load() == data
+
+
+def test_staged_folder_moves_a_folder_built_elsewhere_into_place(tmp_path):
+    built = tmp_path / "elsewhere" / "build-123"
+    built.mkdir(parents=True)
+    (built / "model.onnx").write_bytes(b"new model")
+    (built / "sub").mkdir()
+    (built / "sub" / "genai_config.json").write_text("{}")
+
+    destination = tmp_path / "data" / "06_models" / "onnx"
+    destination.mkdir(parents=True)
+    (destination / "stale.onnx").write_bytes(b"old model")
+
+    dataset = StagedFolderDataset(str(destination))
+    dataset.save(built)
+    assert not built.exists()
+    assert sorted(str(p.relative_to(destination)) for p in destination.rglob("*")) == [
+        "model.onnx", "sub", "sub/genai_config.json"]
+    assert (destination / "model.onnx").read_bytes() == b"new model"
+    assert _leftovers(destination.parent) == []
+    assert dataset.load() == destination and dataset.exists()
+
+
+def test_staged_folder_creates_the_destination_when_absent(tmp_path):
+    built = tmp_path / "build"
+    built.mkdir()
+    (built / "a").write_text("a")
+    destination = tmp_path / "x" / "y"
+    StagedFolderDataset(str(destination)).save(built)
+    assert (destination / "a").read_text() == "a"
+
+
+def test_optional_yaml_is_empty_when_absent_and_read_when_present(tmp_path):
+    path = tmp_path / "dvc.lock"
+    assert OptionalYAMLDataset(str(path)).load() == {}
+    path.write_text("", encoding="utf-8")
+    assert OptionalYAMLDataset(str(path)).load() == {}
+    path.write_text("schema: '2.0'\nstages:\n  train:\n    cmd: kedro run\n", encoding="utf-8")
+    assert OptionalYAMLDataset(str(path)).load() == {"schema": "2.0", "stages": {"train": {"cmd": "kedro run"}}}
+
+
+# --- raw records ----------------------------------------------------------------------------------------
+
+
+def test_jsonl_with_blank_lines_keeps_true_line_numbers(tmp_path):
+    path = tmp_path / "raw.jsonl"
+    path.write_text('{"text": "a", "label": "X"}\n\n   \n{"text": "b", "label": "Y"}\n{"text": "c", "label": "X"}\n',
+                    encoding="utf-8")
+    records = RawRecordsDataset(str(path)).load()
+    assert records.rows == [{"text": "a", "label": "X"}, {"text": "b", "label": "Y"}, {"text": "c", "label": "X"}]
+    assert records.row_numbers == [1, 4, 5]
+    assert records.where(1) == 4
+    assert records.row_unit == "line"
+    assert records.source == str(path)
+
+
+def test_ndjson_suffix_reads_as_jsonl(tmp_path):
+    path = tmp_path / "raw.ndjson"
+    path.write_text('{"text": "a"}\n', encoding="utf-8")
+    assert read_raw_records(str(path)).rows == [{"text": "a"}]
+
+
+@pytest.mark.parametrize("wrapped", [False, True])
+def test_json_array_and_data_wrapper(tmp_path, wrapped):
+    rows = [{"text": "a", "label": "X"}, {"text": "b", "label": "Y"}]
+    path = tmp_path / "raw.json"
+    path.write_text(json.dumps({"data": rows} if wrapped else rows), encoding="utf-8")
+    records = read_raw_records(str(path))
+    assert records.rows == rows
+    assert records.row_numbers == [1, 2]
+    assert records.row_unit == "row"
+
+
+def test_json_that_is_not_a_list_of_objects_is_rejected(tmp_path):
+    path = tmp_path / "raw.json"
+    path.write_text(json.dumps({"a": 1, "b": 2}), encoding="utf-8")
+    with pytest.raises(InputDataError, match="expected a JSON array of objects"):
+        read_raw_records(str(path))
+    path.write_text(json.dumps([{"a": 1}, "oops"]), encoding="utf-8")
+    with pytest.raises(InputDataError, match="item 2 is a str"):
+        read_raw_records(str(path))
+
+
+def test_csv_line_numbers_count_the_header_as_line_one(tmp_path):
+    path = tmp_path / "raw.csv"
+    path.write_text("text,label\nplay jazz,PlayMusic\n\"rain, tomorrow?\",GetWeather\n007,RateBook\n", encoding="utf-8")
+    records = read_raw_records(str(path))
+    assert records.rows == [{"text": "play jazz", "label": "PlayMusic"},
+                            {"text": "rain, tomorrow?", "label": "GetWeather"},
+                            {"text": "007", "label": "RateBook"}]  # strings kept as strings
+    assert records.row_numbers == [2, 3, 4]
+    assert records.row_unit == "line"
+
+
+def test_csv_line_numbers_survive_blank_lines(tmp_path):
+    path = tmp_path / "raw.csv"
+    path.write_text("text,label\nhi,A\n\nbye,B\n", encoding="utf-8")
+    assert read_raw_records(str(path)).row_numbers == [2, 4]
+
+
+def test_parquet(tmp_path):
+    import pandas as pd
+
+    path = tmp_path / "raw.parquet"
+    pd.DataFrame({"text": ["a", "b", "c"], "label": ["X", "Y", "X"]}).to_parquet(path)
+    records = read_raw_records(str(path))
+    assert records.rows == [{"text": "a", "label": "X"}, {"text": "b", "label": "Y"}, {"text": "c", "label": "X"}]
+    assert records.row_numbers == [1, 2, 3]
+    assert records.row_unit == "row"
+
+
+def test_hf_dataset_saved_to_disk(tmp_path):
+    import datasets
+
+    rows = [{"text": f"t{i}", "label": "XY"[i % 2]} for i in range(4)]
+    datasets.Dataset.from_list(rows).save_to_disk(str(tmp_path / "ds"))
+    records = RawRecordsDataset(str(tmp_path / "ds")).load()  # a folder is detected as hf_disk
+    assert records.rows == rows
+    assert records.row_numbers == [1, 2, 3, 4]
+
+
+def test_hf_dataset_dict_with_split_slices(tmp_path):
+    import datasets
+
+    train = [{"text": f"t{i}", "label": "X"} for i in range(6)]
+    test = [{"text": "held out", "label": "Y"}]
+    datasets.DatasetDict({"train": datasets.Dataset.from_list(train),
+                          "test": datasets.Dataset.from_list(test)}).save_to_disk(str(tmp_path / "dd"))
+    source = str(tmp_path / "dd")
+
+    assert read_raw_records(source, "hf_disk", "train[:3]").rows == train[:3]
+    assert read_raw_records(source, hf_split="test").rows == test
+    assert read_raw_records(source, hf_split="train[4:]+test").rows == train[4:] + test
+    assert RawRecordsDataset(source, format="hf_disk", hf_split="train[:50%]").load().rows == train[:3]
+
+    with pytest.raises(InputDataError, match=r"holds splits \['test', 'train'\]; set data.hf_split"):
+        read_raw_records(source)
+    with pytest.raises(InputDataError, match="bad data.hf_split 'validation'"):
+        read_raw_records(source, hf_split="validation")
+
+
+def test_missing_file_is_named(tmp_path):
+    for name in ("absent.jsonl", "absent.json", "absent.csv", "absent.parquet"):
+        path = tmp_path / name
+        with pytest.raises(InputDataError, match="file not found") as caught:
+            read_raw_records(str(path))
+        assert caught.value.source == str(path)
+    with pytest.raises(InputDataError, match="file not found"):
+        read_raw_records(str(tmp_path / "absent.txt"))
+
+
+def test_malformed_json_line_names_file_and_line(tmp_path):
+    path = tmp_path / "raw.jsonl"
+    path.write_text('{"text": "a"}\n\n{"text": "b"\n{"text": "c"}\n', encoding="utf-8")
+    with pytest.raises(InputDataError) as caught:
+        read_raw_records(str(path))
+    assert caught.value.line == 3
+    assert str(caught.value).startswith(f"{path}, line 3: malformed JSON")
+
+
+def test_jsonl_line_that_is_not_an_object_names_the_line(tmp_path):
+    path = tmp_path / "raw.jsonl"
+    path.write_text('{"text": "a"}\n[1, 2]\n', encoding="utf-8")
+    with pytest.raises(InputDataError, match=r"line 2: expected a JSON object, got list"):
+        read_raw_records(str(path))
+
+
+def test_kedro_keeps_the_input_data_error_as_the_cause(tmp_path):
+    """Kedro wraps load errors in DatasetError; the CLI finds the InputDataError through the cause chain."""
+    from kedro.io import DatasetError
+
+    path = tmp_path / "raw.jsonl"
+    path.write_text('{"text": "a"}\n{oops}\n', encoding="utf-8")
+    with pytest.raises(DatasetError) as caught:
+        RawRecordsDataset(str(path)).load()
+    cause = caught.value.__cause__ or caught.value.__context__
+    assert isinstance(cause, InputDataError) and cause.line == 2
+
+
+def test_malformed_json_document_names_the_line(tmp_path):
+    path = tmp_path / "raw.json"
+    path.write_text('[\n  {"text": "a"},\n  {"text": }\n]\n', encoding="utf-8")
+    with pytest.raises(InputDataError) as caught:
+        read_raw_records(str(path))
+    assert caught.value.line == 3 and str(path) in str(caught.value)
+
+
+def test_unknown_suffix_asks_for_data_format(tmp_path):
+    path = tmp_path / "raw.xlsx"
+    path.write_bytes(b"PK")
+    with pytest.raises(InputDataError, match=r"cannot tell the format from '\.xlsx'; set data.format"):
+        read_raw_records(str(path))
+
+
+def test_declared_format_overrides_the_suffix(tmp_path):
+    path = tmp_path / "raw.txt"
+    path.write_text('{"text": "a"}\n\n{"text": "b"}\n', encoding="utf-8")
+    records = RawRecordsDataset(str(path), format="jsonl").load()
+    assert records.rows == [{"text": "a"}, {"text": "b"}] and records.row_numbers == [1, 3]
+
+
+
+def test_hf_split_on_a_plain_saved_dataset_is_not_silently_ignored(tmp_path):
+    import datasets
+
+    datasets.Dataset.from_list([{"text": str(i)} for i in range(5)]).save_to_disk(str(tmp_path / "ds"))
+    try:
+        rows = read_raw_records(str(tmp_path / "ds"), hf_split="train[:2]").rows
+    except InputDataError:
+        return  # refusing the split is an acceptable answer too
+    assert len(rows) == 2

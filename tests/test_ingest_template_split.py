@@ -1,0 +1,335 @@
+"""Ingest (validate + stable ids), templating (prompt/completion pairs) and the deterministic split."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+import pytest
+
+from slmops.datasets.raw_records import RawRecords
+from slmops.errors import ConfigError, InputDataError
+from slmops.modeling.bundle import ModelBundle
+from slmops.modeling.templating import TemplateFieldError, fill_template, template_fields
+from slmops.pipelines.ingest.nodes import validate_records
+from slmops.pipelines.split.nodes import split_train_validation
+from slmops.pipelines.template.nodes import apply_template
+
+DATA = {"source": "data/01_raw/intents.jsonl", "required_fields": ["text", "label"]}
+
+
+def _raw(rows, numbers=None, source="data/01_raw/intents.jsonl"):
+    return RawRecords(source, rows, numbers or list(range(1, len(rows) + 1)), "line")
+
+
+# --- ingest ---------------------------------------------------------------------------------------------
+
+
+def test_validate_records_keeps_fields_and_adds_id_and_source_line():
+    rows = [{"text": "play jazz", "label": "PlayMusic", "extra": 7}, {"text": "rain?", "label": "GetWeather"}]
+    records = validate_records(_raw(rows, [3, 9]), DATA)
+    assert [r["source_line"] for r in records] == [3, 9]
+    assert {k: v for k, v in records[0].items() if k not in ("id", "source_line")} == rows[0]
+    assert set(records[1]) == {"text", "label", "id", "source_line"}
+    assert all(re.fullmatch(r"[0-9a-f]{16}", r["id"]) for r in records)
+    assert records[0]["id"] != records[1]["id"]
+    assert rows[0] == {"text": "play jazz", "label": "PlayMusic", "extra": 7}  # input rows not mutated
+
+
+def test_id_depends_on_content_not_key_order_or_position():
+    first = validate_records(_raw([{"text": "a", "label": "X"}, {"text": "b", "label": "Y"}]), DATA)
+    # Same rows, swapped position, keys in another order, other line numbers.
+    second = validate_records(_raw([{"label": "Y", "text": "b"}, {"label": "X", "text": "a"}], [10, 20]), DATA)
+    assert first[0]["id"] == second[1]["id"]
+    assert first[1]["id"] == second[0]["id"]
+
+
+@pytest.mark.parametrize("changed", [{"text": "a ", "label": "X"}, {"text": "a", "label": "x"},
+                                     {"text": "a", "label": "X", "more": 1}, {"text": "a", "label": "X", "id": 5}])
+def test_different_content_gives_a_different_id(changed):
+    base, other = validate_records(_raw([{"text": "a", "label": "X"}, changed]), DATA)
+    assert base["id"] != other["id"]
+
+
+def test_users_own_id_moves_to_source_id():
+    records = validate_records(_raw([{"id": "row-17", "text": "a", "label": "X"}]), DATA)
+    assert records[0]["source_id"] == "row-17"
+    assert records[0]["id"] != "row-17" and re.fullmatch(r"[0-9a-f]{16}", records[0]["id"])
+
+
+def test_empty_dataset_is_an_input_error():
+    with pytest.raises(InputDataError, match="the dataset is empty") as caught:
+        validate_records(_raw([]), DATA)
+    assert caught.value.source == "data/01_raw/intents.jsonl"
+
+
+def test_missing_required_field_names_file_line_and_field():
+    rows = [{"text": "a", "label": "X"}, {"text": "b"}]
+    with pytest.raises(InputDataError) as caught:
+        validate_records(_raw(rows, [1, 5]), DATA)
+    error = caught.value
+    assert (error.source, error.line, error.field) == ("data/01_raw/intents.jsonl", 5, "label")
+    assert str(error).startswith("data/01_raw/intents.jsonl, line 5, field 'label': missing required field")
+    assert "row has: text" in str(error)
+
+
+@pytest.mark.parametrize("blank", ["", "   \t", None, float("nan")])
+def test_empty_required_field_is_an_input_error(blank):
+    with pytest.raises(InputDataError, match="required field is empty") as caught:
+        validate_records(_raw([{"text": "a", "label": "X"}, {"text": blank, "label": "Y"}], [2, 4]), DATA)
+    assert (caught.value.line, caught.value.field) == (4, "text")
+
+
+def test_no_required_fields_accepts_any_row():
+    records = validate_records(_raw([{"anything": ""}]), {"source": "x.jsonl"})
+    assert records[0]["anything"] == "" and records[0]["source_line"] == 1
+
+
+def test_bad_data_params_are_a_config_error():
+    with pytest.raises(ConfigError, match="data.requried_fields: unknown key"):
+        validate_records(_raw([{"text": "a"}]), {"source": "x", "requried_fields": ["text"]})
+
+
+# --- templating -----------------------------------------------------------------------------------------
+
+
+def test_fill_template_substitutes_fields():
+    record = {"text": "play jazz", "n": 3, "label": "PlayMusic"}
+    assert fill_template("Q: {text} ({n}) -> {label}", record) == "Q: play jazz (3) -> PlayMusic"
+
+
+def test_double_braces_are_literal_braces():
+    assert fill_template('{{"intent": "{label}"}}', {"label": "X"}) == '{"intent": "X"}'
+    assert template_fields('{{"intent": "{label}"}} {{not_a_field}}') == ["label"]
+
+
+def test_values_are_not_reinterpreted_as_templates():
+    assert fill_template("{text}", {"text": "{label} {{x}}", "label": "X"}) == "{label} {{x}}"
+
+
+@pytest.mark.parametrize("template", ["{text.__class__}", "{text[0]}", "{0}", "{}", "{text!r}", "{text:>10}",
+                                      "{ text }"])
+def test_template_fields_rejects_anything_but_bare_names(template):
+    with pytest.raises(ValueError, match="is not a plain field name"):
+        template_fields(template)
+
+
+def test_template_fields_lists_names_in_order():
+    assert template_fields("{system_} {text} {label2} {text}") == ["system_", "text", "label2", "text"]
+
+
+@pytest.mark.parametrize("record", [{"text": "a"}, {"text": "a", "label": None}])
+def test_missing_field_raises_template_field_error(record):
+    with pytest.raises(TemplateFieldError) as caught:
+        fill_template("{text} {label}", record)
+    assert caught.value.field == "label"
+    assert isinstance(caught.value, KeyError)
+
+
+TEMPLATE = {"system": "Classify the request.", "prompt": "Request: {text}", "completion": "{label}",
+            "label_field": "label", "use_chat_template": True}
+
+
+def _records():
+    return [{"text": "play some jazz", "label": "PlayMusic", "id": "id-1", "source_line": 1},
+            {"text": "will it rain", "label": "GetWeather", "id": "id-2", "source_line": 3}]
+
+
+@pytest.fixture
+def bundle(smollm2_tokenizer):
+    return ModelBundle(model=object(), tokenizer=smollm2_tokenizer)
+
+
+def test_apply_template_uses_the_chat_template(bundle):
+    examples = apply_template(_records(), TEMPLATE, DATA, bundle)
+    assert [e["id"] for e in examples] == ["id-1", "id-2"]
+    first = examples[0]
+    assert first["prompt"] == ("<|im_start|>system\nClassify the request.<|im_end|>\n"
+                               "<|im_start|>user\nRequest: play some jazz<|im_end|>\n<|im_start|>assistant\n")
+    assert first["prompt"].endswith("<|im_start|>assistant\n")
+    assert first["completion"].startswith("PlayMusic")
+    assert "<|im_end|>" in first["completion"]
+    assert (first["input"], first["target"], first["label"], first["source_line"]) == (
+        "Request: play some jazz", "PlayMusic", "PlayMusic", 1)
+    assert examples[1]["completion"].startswith("GetWeather<|im_end|>")
+
+
+def test_apply_template_without_system_still_ends_at_the_assistant_turn(bundle):
+    params = {**TEMPLATE, "system": None}
+    example = apply_template(_records()[:1], params, DATA, bundle)[0]
+    assert example["prompt"].endswith("<|im_start|>user\nRequest: play some jazz<|im_end|>\n<|im_start|>assistant\n")
+    assert "Classify the request." not in example["prompt"]
+
+
+def test_apply_template_plain_text_form(bundle):
+    params = {**TEMPLATE, "use_chat_template": False}
+    example = apply_template(_records()[:1], params, DATA, bundle)[0]
+    eos = bundle.tokenizer.eos_token
+    assert eos
+    assert example["prompt"] == "Classify the request.\n\nRequest: play some jazz\n"
+    assert "<|im_start|>" not in example["prompt"]
+    assert example["completion"] == "PlayMusic" + eos
+    assert example["completion"].endswith(eos)
+
+
+def test_free_text_task_has_no_label(bundle):
+    params = {**TEMPLATE, "label_field": None, "completion": "Intent: {label}"}
+    example = apply_template(_records()[:1], params, DATA, bundle)[0]
+    assert "label" not in example
+    assert example["target"] == "Intent: PlayMusic"
+
+
+def test_record_missing_a_template_field_names_source_line_and_field(bundle):
+    records = _records()
+    del records[1]["text"]
+    with pytest.raises(InputDataError) as caught:
+        apply_template(records, TEMPLATE, DATA, bundle)
+    error = caught.value
+    assert (error.source, error.line, error.field) == (DATA["source"], 3, "text")
+    assert str(error) == f"{DATA['source']}, line 3, field 'text': missing a field the template uses"
+
+
+def test_record_missing_the_label_field_is_named(bundle):
+    params = {**TEMPLATE, "completion": "{text}"}  # the template itself does not use the label
+    records = _records()
+    del records[0]["label"]
+    with pytest.raises(InputDataError, match="missing the label field") as caught:
+        apply_template(records, params, DATA, bundle)
+    assert (caught.value.line, caught.value.field) == (1, "label")
+
+
+@pytest.mark.parametrize("key", ["system", "prompt", "completion"])
+def test_bad_placeholder_in_params_is_a_config_error(bundle, key):
+    params = {**TEMPLATE, key: "{text.__class__}"}
+    with pytest.raises(ConfigError, match=f"template.{key}: .*not a plain field name"):
+        apply_template(_records(), params, DATA, bundle)
+
+
+# --- split ----------------------------------------------------------------------------------------------
+
+
+def _examples(counts: dict[str, int], copies: int = 1) -> list[dict]:
+    """``copies`` rows per distinct prompt; ids unique, so duplicates are told apart."""
+    examples = []
+    for label, count in counts.items():
+        for i in range(count):
+            for c in range(copies):
+                examples.append({"id": f"{label}-{i}-{c}", "prompt": f"prompt {label} {i}", "completion": label,
+                                 "label": label})
+    return examples
+
+
+def _ids(rows):
+    return [r["id"] for r in rows]
+
+
+def test_split_is_deterministic_for_a_seed():
+    examples = _examples({"A": 30, "B": 20})
+    params = {"seed": 7, "validation_fraction": 0.2}
+    train, validation, test, summary = split_train_validation(examples, params)
+    again = split_train_validation(list(reversed(examples)), params)  # input order does not matter either
+    assert sorted(_ids(train)) == sorted(_ids(again[0]))
+    assert sorted(_ids(validation)) == sorted(_ids(again[1]))
+    assert test == [] and again[2] == []
+    assert summary == again[3]
+
+
+def test_another_seed_gives_another_validation_set():
+    examples = _examples({"A": 50, "B": 50})
+    first = split_train_validation(examples, {"seed": 1, "validation_fraction": 0.2})[1]
+    second = split_train_validation(examples, {"seed": 2, "validation_fraction": 0.2})[1]
+    assert len(first) == len(second) == 20
+    assert set(_ids(first)) != set(_ids(second))
+
+
+def test_stratified_counts_follow_the_fraction_per_label():
+    examples = _examples({"A": 60, "B": 40, "C": 20})
+    train, validation, test, summary = split_train_validation(examples, {"seed": 3, "validation_fraction": 0.25})
+    # round(60 * .25) = 15, round(40 * .25) = 10, round(20 * .25) = 5
+    assert Counter(e["label"] for e in validation) == {"A": 15, "B": 10, "C": 5}
+    assert Counter(e["label"] for e in train) == {"A": 45, "B": 30, "C": 15}
+    assert summary["stratified"] is True
+    assert summary["labels"]["validation"] == {"A": 15, "B": 10, "C": 5}
+    assert (summary["train"], summary["validation"], summary["test"]) == (90, 30, 0)
+    assert sorted(_ids(train + validation)) == sorted(_ids(examples))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3, 4])
+def test_duplicate_prompts_never_straddle_the_split(seed):
+    examples = _examples({"A": 20, "B": 10}, copies=3)  # every prompt appears three times
+    train, validation, test, _ = split_train_validation(
+        examples, {"seed": seed, "validation_fraction": 0.25, "test_fraction": 0.2})
+    prompts = [{e["prompt"] for e in part} for part in (train, validation, test)]
+    assert not prompts[0] & prompts[1] and not prompts[0] & prompts[2] and not prompts[1] & prompts[2]
+    assert all(len(part) % 3 == 0 for part in (train, validation, test))  # groups stay whole
+    assert len(train) + len(validation) + len(test) == 90
+    # Whole groups of 3 are taken until each label's share is reached: A wants round(60 * .25) = 15 (5 groups),
+    # B wants round(30 * .25) = 8, so it takes 3 groups = 9; test: A 12 (4 groups), B 6 (2 groups).
+    assert Counter(e["label"] for e in validation) == {"A": 15, "B": 9}
+    assert Counter(e["label"] for e in test) == {"A": 12, "B": 6}
+
+
+def test_duplicate_prompt_with_mixed_labels_goes_with_its_most_common_label():
+    examples = _examples({"A": 10, "B": 10})
+    examples += [{"id": f"dup-{i}", "prompt": "same prompt", "label": label}
+                 for i, label in enumerate(["B", "A", "A"])]
+    for seed in range(5):
+        train, validation, _, summary = split_train_validation(examples, {"seed": seed, "validation_fraction": 0.3})
+        sides = [name for name, part in (("train", train), ("validation", validation))
+                 if any(e["prompt"] == "same prompt" for e in part)]
+        assert len(sides) == 1
+        assert sum(1 for e in train + validation if e["prompt"] == "same prompt") == 3
+
+
+def test_too_few_rows_is_an_input_error():
+    # A non-zero fraction always yields at least one validation row, so two rows still split 1/1 ...
+    train, validation, _, _ = split_train_validation(_examples({"A": 2}), {"seed": 1, "validation_fraction": 0.1})
+    assert (len(train), len(validation)) == (1, 1)
+    # ... but a single row cannot feed both sides.
+    with pytest.raises(InputDataError, match="too few to split"):
+        split_train_validation(_examples({"A": 1}), {"seed": 1, "validation_fraction": 0.1})
+    with pytest.raises(InputDataError, match="too few to split"):
+        split_train_validation(_examples({"A": 1}), {"seed": 1, "validation_fraction": 0.9})
+    with pytest.raises(InputDataError, match="no examples"):
+        split_train_validation([], {"seed": 1, "validation_fraction": 0.5})
+
+
+def test_stratify_is_off_when_examples_have_no_label():
+    examples = [{"id": str(i), "prompt": f"p{i}"} for i in range(40)]
+    train, validation, test, summary = split_train_validation(examples, {"seed": 5, "validation_fraction": 0.25,
+                                                                         "stratify": True})
+    assert summary["stratified"] is False
+    assert summary["labels"] == {"train": {}, "validation": {}, "test": {}}
+    assert (len(train), len(validation), len(test)) == (30, 10, 0)
+
+
+def test_stratify_false_ignores_labels():
+    examples = _examples({"A": 95, "B": 5})
+    _, validation, _, summary = split_train_validation(examples, {"seed": 5, "validation_fraction": 0.1,
+                                                                  "stratify": False})
+    assert summary["stratified"] is False
+    assert len(validation) == 10
+
+
+def test_test_fraction_gives_a_disjoint_test_split():
+    examples = _examples({"A": 50, "B": 30})
+    train, validation, test, summary = split_train_validation(
+        examples, {"seed": 11, "validation_fraction": 0.1, "test_fraction": 0.2})
+    ids = [set(_ids(part)) for part in (train, validation, test)]
+    assert not ids[0] & ids[1] and not ids[0] & ids[2] and not ids[1] & ids[2]
+    assert ids[0] | ids[1] | ids[2] == set(_ids(examples))
+    # round(50 * .1) = 5, round(30 * .1) = 3; round(50 * .2) = 10, round(30 * .2) = 6
+    assert Counter(e["label"] for e in validation) == {"A": 5, "B": 3}
+    assert Counter(e["label"] for e in test) == {"A": 10, "B": 6}
+    assert (summary["train"], summary["validation"], summary["test"]) == (56, 8, 16)
+
+
+def test_bad_split_params_are_a_config_error():
+    with pytest.raises(ConfigError, match="split.validation_fraction"):
+        split_train_validation(_examples({"A": 10}), {"validation_fraction": 0})
+
+
+def test_many_small_labels_still_get_a_validation_set():
+    examples = _examples({label: 3 for label in "ABCDEFG"})  # 21 rows, 13.34% -> about 3 validation rows
+    _, validation, _, _ = split_train_validation(examples, {"seed": 1, "validation_fraction": 0.1334})
+    assert 2 <= len(validation) <= 4

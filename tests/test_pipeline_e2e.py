@@ -1,0 +1,176 @@
+"""The whole pipeline through `dvc repro` on a tiny random Llama and a few dozen SNIPS rows."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import copy_project
+from project import read_params, run, tiny_params, write_params
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory, tiny_model_dir, snips_rows):
+    root = copy_project(tmp_path_factory.mktemp("project"))
+    by_label: dict[str, list] = {}
+    for row in snips_rows:
+        by_label.setdefault(row["label"], []).append(row)
+    rows = [r for label in sorted(by_label) for r in by_label[label][:8]]  # 56 rows, 8 per intent
+    (root / "data/01_raw/tiny.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    write_params(root, tiny_params(read_params(root), tiny_model_dir, "data/01_raw/tiny.jsonl"))
+    run(root, "git", "init", "-q")
+    run(root, "dvc", "init", "-q")
+    run(root, "dvc", "config", "core.analytics", "false")
+    run(root, "dvc", "repro")
+    return root
+
+
+def test_every_artifact_is_written(project):
+    expected = [
+        "data/06_models/base_model/model.safetensors", "data/02_intermediate/records.jsonl",
+        "data/03_primary/examples.jsonl", "data/05_model_input/train.jsonl", "data/05_model_input/validation.jsonl",
+        "data/06_models/adapter/adapter_config.json", "data/06_models/merged_model/model.safetensors",
+        "data/07_model_output/onnx/cpu-int4/genai_config.json", "data/07_model_output/onnx/cpu-int4/model.onnx",
+        "reports/metrics/split.json", "reports/metrics/train.json", "reports/metrics/eval.json",
+        "reports/metrics/export/cpu-int4.json", "reports/plots/train_loss.csv", "reports/report.md",
+        "reports/report.html", "reports/figures/loss_curve.png",
+    ]
+    missing = [p for p in expected if not (project / p).is_file()]
+    assert not missing
+    assert not list(project.rglob(".*.tmp-*")), "staging leftovers"
+
+
+def test_metrics_hold_real_numbers(project):
+    split = json.loads((project / "reports/metrics/split.json").read_text())
+    assert split["train"] + split["validation"] == 56 and split["validation"] == 14
+    train = json.loads((project / "reports/metrics/train.json").read_text())
+    assert train["steps"] == 6 and train["tokens_per_second"] > 0
+    evaluation = json.loads((project / "reports/metrics/eval.json").read_text())
+    assert evaluation["rows"] == 14 and len(evaluation["labels"]) == 7
+    export = json.loads((project / "reports/metrics/export/cpu-int4.json").read_text())
+    assert export["target"] == "cpu-int4" and export["decode"]["speedup"] > 0
+    report = (project / "reports/report.md").read_text()
+    assert f"{evaluation['tuned']['f1']:.3f}" in report and "cpu-int4" in report
+
+
+def test_nothing_changed_means_nothing_reruns(project):
+    assert "up to date" in run(project, "dvc", "status").stdout
+
+
+def _stages_that_would_run(project: Path, key: str, value) -> set[str]:
+    original = read_params(project)
+    params = json.loads(json.dumps(original))
+    section, name = key.split(".")
+    params[section][name] = value
+    write_params(project, params)
+    try:
+        out = run(project, "dvc", "repro", "--dry").stdout
+    finally:
+        write_params(project, original)
+    return {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
+
+
+def test_an_evaluate_param_does_not_retrain(project):
+    stages = _stages_that_would_run(project, "evaluate.max_new_tokens", 5)
+    assert {"evaluate", "evaluate_onnx@cpu-int4", "report"} <= stages
+    assert not stages & {"base_model", "ingest", "template", "split", "train", "export@cpu-int4"}
+
+
+def test_a_learning_rate_reruns_from_train_on(project):
+    # A dry run lists train; the stages after it rerun once train's outputs change (DVC compares hashes).
+    stages = _stages_that_would_run(project, "train.learning_rate", 1e-4)
+    assert "train" in stages
+    assert not stages & {"base_model", "ingest", "template", "split"}
+
+
+def test_an_added_target_builds_only_that_target(project):
+    original = read_params(project)
+    params = json.loads(json.dumps(original))
+    params["export"]["targets"] = ["cpu-int4", "cpu-fp32"]
+    params["export"]["target_options"]["cpu-fp32"] = {"precision": "fp32", "execution_provider": "cpu"}
+    write_params(project, params)
+    try:
+        changed = set(json.loads(run(project, "dvc", "status", "--json").stdout))
+    finally:
+        write_params(project, original)
+    assert {"export@cpu-fp32", "evaluate_onnx@cpu-fp32", "report"} <= changed
+    assert not changed & {"export@cpu-int4", "evaluate_onnx@cpu-int4", "train", "evaluate"}
+
+
+def test_bad_input_files_stop_with_one_clear_message(project):
+    records = project / "data/02_intermediate/records.jsonl"
+    before = records.read_bytes()
+    cases = {
+        "missing.jsonl": (None, "data/01_raw/missing.jsonl: file not found"),
+        "malformed.jsonl": ('{"text": "a", "label": "PlayMusic"}\n{"text": "b", "label":\n',
+                            "data/01_raw/malformed.jsonl, line 2: malformed JSON"),
+        "no_label.jsonl": ('{"text": "a", "label": "PlayMusic"}\n\n{"text": "b"}\n',
+                           "data/01_raw/no_label.jsonl, line 3, field 'label': missing required field"),
+        "empty.jsonl": ("", "data/01_raw/empty.jsonl: the dataset is empty"),
+    }
+    original = read_params(project)
+    try:
+        for name, (content, message) in cases.items():
+            if content is not None:
+                (project / "data/01_raw" / name).write_text(content)
+            params = json.loads(json.dumps(original))
+            params["data"]["source"] = f"data/01_raw/{name}"
+            write_params(project, params)
+            result = run(project, "dvc", "repro", "ingest", check=False)
+            assert result.returncode != 0, name
+            errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+            assert len(errors) == 1 and message in errors[0], (name, result.stderr[-2000:])
+            assert "Traceback" not in result.stderr
+            assert records.read_bytes() == before, f"{name} touched the earlier artifact"
+    finally:
+        write_params(project, original)
+        for name in cases:
+            (project / "data/01_raw" / name).unlink(missing_ok=True)
+
+
+def test_a_row_missing_a_template_field_names_file_line_and_field(project):
+    original = read_params(project)
+    params = json.loads(json.dumps(original))
+    params["template"]["prompt"] = "{text} ({channel})"
+    write_params(project, params)
+    try:
+        result = run(project, "kedro", "run", "--pipelines", "template", check=False)
+    finally:
+        write_params(project, original)
+    assert result.returncode == 2
+    assert "error: data/01_raw/tiny.jsonl, line 1, field 'channel': missing a field the template uses" in result.stderr
+
+
+def test_an_unknown_param_key_stops_at_start_up(project):
+    original = read_params(project)
+    params = json.loads(json.dumps(original))
+    params["train"]["learnig_rate"] = 0.1
+    write_params(project, params)
+    try:
+        result = run(project, "kedro", "run", "--pipelines", "ingest", check=False)
+    finally:
+        write_params(project, original)
+    assert result.returncode == 2
+    assert "params.yaml: train.learnig_rate: unknown key (did you mean 'learning_rate'?)" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_kedro_reads_the_root_params_yaml(project):
+    """Change a value in params.yaml (no other copy exists) and see the Kedro run use it.
+
+    Last in this module: running Kedro outside DVC leaves outputs dvc.lock does not know.
+    """
+    original = read_params(project)
+    params = json.loads(json.dumps(original))
+    params["evaluate"]["sample_count"] = 1
+    write_params(project, params)
+    try:
+        run(project, "kedro", "run", "--pipelines", "evaluate")
+        samples = json.loads((project / "reports/eval_samples.json").read_text())["samples"]
+        assert len(samples) == 1
+    finally:
+        write_params(project, original)
+    assert not list((project / "conf").rglob("parameters*"))
