@@ -1,6 +1,7 @@
-"""Training step throughput on the real model: our completion-only-logits batches vs plain right padding.
+"""Training step throughput on the real model: plain right-padded LoRA batches (the baseline), our
+completion-only-logits batches, and those with quantization-aware LoRA (the default).
 
-Same model, same LoRA, same batches, interleaved in one process so machine noise hits both alike.
+Same base weights, same LoRA, same batches, interleaved in one process so machine noise hits all alike.
 Usage: python benchmarks/train_throughput.py [--steps N] [--model data/06_models/base_model]
 """
 
@@ -34,24 +35,27 @@ def main() -> None:
     import torch
 
     params: TrainParams = parse(TrainParams, yaml.safe_load((ROOT / "params.yaml").read_text())["train"], "train")
+    plain_params = params.model_copy(update={"quantization_aware": None})
     bundle = ModelBundle(path=Path(args.model))
-    model = wrap_for_training(bundle.model, params)
-    model.train()
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-5)
+    plain = wrap_for_training(bundle.model, plain_params)
+    aware = wrap_for_training(ModelBundle(path=Path(args.model)).model, params) if params.quantization_aware else None
     examples = JSONLinesDataset(args.examples).load()[: args.steps * params.batch_size]
     encoded = encode_examples(bundle.tokenizer, examples, params.max_length)
     batches = [encoded[i:i + params.batch_size] for i in range(0, len(encoded), params.batch_size)]
-    collators = {"plain right padding": CompletionCollator(bundle.tokenizer.pad_token_id),
-                 "completion-only logits": CompletionOnlyLogitsCollator(bundle.tokenizer.pad_token_id)}
-    seconds = {name: [] for name in collators}
+    pad = bundle.tokenizer.pad_token_id
+    variants = {"plain right padding": (plain, CompletionCollator(pad)),
+                "completion-only logits": (plain, CompletionOnlyLogitsCollator(pad))}
+    if aware is not None:
+        variants["+ quantization-aware"] = (aware, CompletionOnlyLogitsCollator(pad))
+    seconds = {name: [] for name in variants}
     tokens = sum(len(f["input_ids"]) for f in encoded)
     for batch in batches:
-        for name, collate in collators.items():
+        for name, (model, collate) in variants.items():
+            model.train()
             inputs = collate(batch)
             started = time.perf_counter()
-            loss = model(**inputs).loss
-            loss.backward()
-            optimizer.zero_grad(set_to_none=True)
+            model(**inputs).loss.backward()
+            model.zero_grad(set_to_none=True)
             seconds[name].append(time.perf_counter() - started)
     print(f"{len(batches)} steps x batch {params.batch_size}, {tokens} tokens, LoRA r{params.lora.r}, "
           f"{torch.get_num_threads()} threads")

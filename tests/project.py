@@ -40,7 +40,8 @@ def tiny_params(params: dict, model_dir: Path, data_file: str) -> dict:
     params["base_model"] = dict(params["base_model"], name_or_path=str(model_dir))
     params["data"] = dict(params["data"], source=data_file)
     params["split"] = dict(params["split"], validation_fraction=0.25)
-    params["train"] = dict(params["train"], epochs=1, batch_size=8, save_steps=2, lora={"r": 4, "alpha": 8})
+    params["train"] = dict(params["train"], epochs=1, batch_size=8, save_steps=2,
+                           lora=dict(params["train"]["lora"], r=4, alpha=8))
     params["evaluate"] = dict(params["evaluate"], max_new_tokens=4, batch_size=8, sample_count=3)
     params["export"] = dict(params["export"], speed={"prompt_count": 2, "new_tokens": 8})
     return params

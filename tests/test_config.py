@@ -175,3 +175,19 @@ def test_sections_are_frozen(real_params):
     validated = validate_params(real_params)
     with pytest.raises(ValidationError):
         validated.train.epochs = 3
+
+
+def test_quantization_aware_training_needs_the_int4_targets_block_size(params):
+    params["train"]["quantization_aware"] = {"bits": 4, "block_size": 32}
+    params["export"]["target_options"]["cpu-int4"]["builder_options"]["block_size"] = 64
+    with pytest.raises(ConfigError, match="cpu-int4.builder_options.block_size is 64 but "
+                                          "train.quantization_aware.block_size is 32") as error:
+        validate_params(params)
+    assert ": :" not in str(error.value)  # a whole-file rule has no key path to print
+
+
+def test_quantization_aware_training_rejects_lora_dropout(params):
+    params["train"]["quantization_aware"] = {"bits": 4, "block_size": 32}
+    params["train"]["lora"]["dropout"] = 0.1
+    with pytest.raises(ConfigError, match="set train.lora.dropout to 0"):
+        validate_params(params)

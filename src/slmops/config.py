@@ -61,6 +61,13 @@ class LoraParams(_Section):
     target_modules: str | list[str] = "all-linear"
 
 
+class QuantizationAwareParams(_Section):
+    """Train against the weights an int4 target will hold (MatMulNBits symmetric, blockwise)."""
+
+    bits: Literal[4] = 4
+    block_size: Literal[16, 32, 64, 128, 256] = 32
+
+
 class TrainParams(_Section):
     # Seam for issue work to come: only LoRA is built; the others are named so a user gets a clear answer.
     method: Literal["lora", "dora", "qlora", "full"] = "lora"
@@ -77,6 +84,14 @@ class TrainParams(_Section):
     save_steps: int = Field(50, gt=0)
     group_by_length: bool = True
     lora: LoraParams = LoraParams()
+    quantization_aware: QuantizationAwareParams | None = None
+
+    @model_validator(mode="after")
+    def _quantization_aware_needs_plain_lora(self) -> TrainParams:
+        if self.quantization_aware is not None and self.lora.dropout > 0:
+            raise ValueError("quantization_aware folds the adapter into the weights, where dropout cannot apply: "
+                             "set train.lora.dropout to 0")
+        return self
 
 
 class EvaluateParams(_Section):
@@ -124,6 +139,20 @@ class Params(_Section):
     export: ExportParams
     report: ReportParams = ReportParams()
 
+    @model_validator(mode="after")
+    def _int4_targets_match_the_training_grid(self) -> Params:
+        aware = self.train.quantization_aware
+        if aware is None:
+            return self
+        for name in self.export.targets:
+            options = self.export.target_options[name]
+            block = int(options.builder_options.get("block_size", 32))  # the builder's default
+            if options.precision == "int4" and block != aware.block_size:
+                raise ValueError(f"export.target_options.{name}.builder_options.block_size is {block} but "
+                                 f"train.quantization_aware.block_size is {aware.block_size}: the int4 model would "
+                                 "not hold the weights the adapter was trained against; make them equal")
+        return self
+
 
 # Keys Kedro's `--params` may add for one run without being a section of params.yaml.
 RUNTIME_KEYS = {"target"}
@@ -138,8 +167,8 @@ def _describe(error: ValidationError, model: type[BaseModel], prefix: str) -> st
             hint = difflib.get_close_matches(str(item["loc"][-1]), known, n=1)
             message = "unknown key" + (f" (did you mean '{hint[0]}'?)" if hint else f"; known keys: {', '.join(known)}")
         else:
-            message = item["msg"]
-        lines.append(f"{path}: {message}")
+            message = item["msg"].removeprefix("Value error, ")
+        lines.append(f"{path}: {message}" if path else message)
     return "params.yaml: " + "; ".join(lines)
 
 

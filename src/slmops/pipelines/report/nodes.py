@@ -118,6 +118,9 @@ def describe_training(params: Params, split_summary: dict[str, Any], train_metri
         lora = train.lora
         targets = lora.target_modules if isinstance(lora.target_modules, str) else ", ".join(lora.target_modules)
         settings.append(("LoRA", f"r {lora.r}, alpha {lora.alpha}, dropout {lora.dropout:g}, modules {targets}"))
+    aware = train.quantization_aware
+    settings.append(("Quantization-aware", f"int{aware.bits}, block {aware.block_size} (the tuned model holds the "
+                                           "int4 target's weights)" if aware else "no (plain fp32 training)"))
     settings += [
         ("Trainable parameters", _trainable_share(train_metrics)),
         ("Training time", f"{format_speed(train_metrics.get('train_seconds'))} s"),

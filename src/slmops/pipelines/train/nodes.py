@@ -98,7 +98,7 @@ def train_adapter(base_model: ModelBundle, train_examples: list[dict[str, Any]],
     writer.close()
 
     trainable.eval()
-    merged = merge_for_export(trainable)
+    merged = merge_for_export(trainable, params)
     merged.config.use_cache = True
     tokens = int(sum(e["length"] for e in encoded) * params.epochs)
     history = loss_history_frame(trainer.state.log_history)
