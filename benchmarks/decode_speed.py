@@ -15,8 +15,8 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from slmops.datasets import JSONLinesDataset  # noqa: E402
 from slmops.modeling.bundle import ModelBundle  # noqa: E402
-from slmops.modeling.generation import measure_decode_speed  # noqa: E402
 from slmops.modeling.genai import GenaiModel  # noqa: E402
+from slmops.modeling.generation import measure_decode_speed  # noqa: E402
 from slmops.pipelines.evaluate_onnx.nodes import folder_size_mb  # noqa: E402
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
@@ -45,3 +47,21 @@ def tiny_params(params: dict, model_dir: Path, data_file: str) -> dict:
     params["evaluate"] = dict(params["evaluate"], max_new_tokens=4, batch_size=8, sample_count=3)
     params["export"] = dict(params["export"], speed={"prompt_count": 2, "new_tokens": 8})
     return params
+
+
+@contextmanager
+def edited_params(project: Path, changes: dict[str, object]):
+    """params.yaml with ``{"section.key": value}`` changes applied, restored afterwards."""
+    original = read_params(project)
+    params = copy.deepcopy(original)
+    for dotted, value in changes.items():
+        *parents, leaf = dotted.split(".")
+        node = params
+        for part in parents:
+            node = node[part]
+        node[leaf] = value
+    write_params(project, params)
+    try:
+        yield params
+    finally:
+        write_params(project, original)

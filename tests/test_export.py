@@ -9,8 +9,8 @@ import pytest
 from slmops.datasets import StagedFolderDataset
 from slmops.errors import ConfigError
 from slmops.modeling.bundle import ModelBundle
-from slmops.modeling.generation import generate_greedy
 from slmops.modeling.genai import GenaiModel
+from slmops.modeling.generation import generate_greedy
 from slmops.pipelines.evaluate_onnx.nodes import measure_onnx_model
 from slmops.pipelines.export.nodes import build_onnx_model
 

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
-
 from conftest import copy_project
-from project import read_params, run, tiny_params, write_params
+from project import edited_params, read_params, run, tiny_params, write_params
 
 
 @pytest.fixture(scope="module")
@@ -61,15 +59,8 @@ def test_nothing_changed_means_nothing_reruns(project):
 
 
 def _stages_that_would_run(project: Path, key: str, value) -> set[str]:
-    original = read_params(project)
-    params = json.loads(json.dumps(original))
-    section, name = key.split(".")
-    params[section][name] = value
-    write_params(project, params)
-    try:
+    with edited_params(project, {key: value}):
         out = run(project, "dvc", "repro", "--dry").stdout
-    finally:
-        write_params(project, original)
     return {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
 
 
@@ -87,15 +78,10 @@ def test_a_learning_rate_reruns_from_train_on(project):
 
 
 def test_an_added_target_builds_only_that_target(project):
-    original = read_params(project)
-    params = json.loads(json.dumps(original))
-    params["export"]["targets"] = ["cpu-int4", "cpu-fp32"]
-    params["export"]["target_options"]["cpu-fp32"] = {"precision": "fp32", "execution_provider": "cpu"}
-    write_params(project, params)
-    try:
+    targets = {"export.targets": ["cpu-int4", "cpu-fp32"],
+               "export.target_options.cpu-fp32": {"precision": "fp32", "execution_provider": "cpu"}}
+    with edited_params(project, targets):
         changed = set(json.loads(run(project, "dvc", "status", "--json").stdout))
-    finally:
-        write_params(project, original)
     assert {"export@cpu-fp32", "evaluate_onnx@cpu-fp32", "report"} <= changed
     assert not changed & {"export@cpu-int4", "evaluate_onnx@cpu-int4", "train", "evaluate"}
 
@@ -111,48 +97,32 @@ def test_bad_input_files_stop_with_one_clear_message(project):
                            "data/01_raw/no_label.jsonl, line 3, field 'label': missing required field"),
         "empty.jsonl": ("", "data/01_raw/empty.jsonl: the dataset is empty"),
     }
-    original = read_params(project)
     try:
         for name, (content, message) in cases.items():
             if content is not None:
                 (project / "data/01_raw" / name).write_text(content)
-            params = json.loads(json.dumps(original))
-            params["data"]["source"] = f"data/01_raw/{name}"
-            write_params(project, params)
-            result = run(project, "dvc", "repro", "ingest", check=False)
+            with edited_params(project, {"data.source": f"data/01_raw/{name}"}):
+                result = run(project, "dvc", "repro", "ingest", check=False)
             assert result.returncode != 0, name
             errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
             assert len(errors) == 1 and message in errors[0], (name, result.stderr[-2000:])
             assert "Traceback" not in result.stderr
             assert records.read_bytes() == before, f"{name} touched the earlier artifact"
     finally:
-        write_params(project, original)
         for name in cases:
             (project / "data/01_raw" / name).unlink(missing_ok=True)
 
 
 def test_a_row_missing_a_template_field_names_file_line_and_field(project):
-    original = read_params(project)
-    params = json.loads(json.dumps(original))
-    params["template"]["prompt"] = "{text} ({channel})"
-    write_params(project, params)
-    try:
+    with edited_params(project, {"template.prompt": "{text} ({channel})"}):
         result = run(project, "kedro", "run", "--pipelines", "template", check=False)
-    finally:
-        write_params(project, original)
     assert result.returncode == 2
     assert "error: data/01_raw/tiny.jsonl, line 1, field 'channel': missing a field the template uses" in result.stderr
 
 
 def test_an_unknown_param_key_stops_at_start_up(project):
-    original = read_params(project)
-    params = json.loads(json.dumps(original))
-    params["train"]["learnig_rate"] = 0.1
-    write_params(project, params)
-    try:
+    with edited_params(project, {"train.learnig_rate": 0.1}):
         result = run(project, "kedro", "run", "--pipelines", "ingest", check=False)
-    finally:
-        write_params(project, original)
     assert result.returncode == 2
     assert "params.yaml: train.learnig_rate: unknown key (did you mean 'learning_rate'?)" in result.stderr
     assert "Traceback" not in result.stderr
@@ -163,14 +133,8 @@ def test_kedro_reads_the_root_params_yaml(project):
 
     Last in this module: running Kedro outside DVC leaves outputs dvc.lock does not know.
     """
-    original = read_params(project)
-    params = json.loads(json.dumps(original))
-    params["evaluate"]["sample_count"] = 1
-    write_params(project, params)
-    try:
+    with edited_params(project, {"evaluate.sample_count": 1}):
         run(project, "kedro", "run", "--pipelines", "evaluate")
-        samples = json.loads((project / "reports/eval_samples.json").read_text())["samples"]
-        assert len(samples) == 1
-    finally:
-        write_params(project, original)
+    samples = json.loads((project / "reports/eval_samples.json").read_text())["samples"]
+    assert len(samples) == 1
     assert not list((project / "conf").rglob("parameters*"))

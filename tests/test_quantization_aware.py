@@ -8,8 +8,8 @@ import pytest
 from slmops.config import TrainParams
 from slmops.datasets import StagedFolderDataset
 from slmops.modeling.bundle import ModelBundle
-from slmops.modeling.generation import generate_greedy
 from slmops.modeling.genai import GenaiModel
+from slmops.modeling.generation import generate_greedy
 from slmops.modeling.quantization import fake_quantize
 from slmops.pipelines.export.nodes import build_onnx_model
 from slmops.pipelines.train.methods import merge_for_export, wrap_for_training

@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 
 from slmops.pipelines.report import plots
-from slmops.pipelines.report.nodes import dvc_hash, lineage_artifacts, plot_report_figures, render_report
+from slmops.pipelines.report.nodes import dvc_hash, lineage_artifacts, render_report
 from slmops.pipelines.report.pipeline import create_pipeline
+from slmops.pipelines.report.plots import plot_report_figures
 
 LABELS = ["AddToPlaylist", "BookRestaurant", "GetWeather", "PlayMusic"]
 COMMIT = "3f2a9c1d4b5e6f708192a3b4c5d6e7f801234567"

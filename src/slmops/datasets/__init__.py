@@ -1,7 +1,5 @@
 """Custom Kedro datasets: every artifact is written to a temporary path and renamed when complete."""
 
-from slmops.datasets.folders import StagedFolderDataset, WorkFolderDataset
-from slmops.datasets.hf_model import HFModelDataset, PeftAdapterDataset
 from slmops.datasets.documents import (
     BinaryFolderDataset,
     JSONDocumentDataset,
@@ -9,7 +7,9 @@ from slmops.datasets.documents import (
     OptionalYAMLDataset,
     TextFileDataset,
 )
+from slmops.datasets.folders import StagedFolderDataset, WorkFolderDataset
 from slmops.datasets.git_revision import GitRevisionDataset
+from slmops.datasets.hf_model import HFModelDataset, PeftAdapterDataset
 from slmops.datasets.jsonl import JSONLinesDataset
 from slmops.datasets.raw_records import RawRecordsDataset
 

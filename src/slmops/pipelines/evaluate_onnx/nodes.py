@@ -9,8 +9,8 @@ from typing import Any
 from slmops.config import EvaluateParams, ExportParams, parse
 from slmops.metrics import score_generations
 from slmops.modeling.bundle import ModelBundle
-from slmops.modeling.generation import measure_decode_speed
 from slmops.modeling.genai import GenaiModel
+from slmops.modeling.generation import measure_decode_speed
 from slmops.pipelines.evaluate.nodes import delta, evaluation_rows, references_of, task_labels
 from slmops.pipelines.export.nodes import target_options
 

@@ -7,29 +7,33 @@ from __future__ import annotations
 
 from typing import Any
 
-import pandas as pd
 import yaml
 
 from slmops.config import RUNTIME_KEYS, Params, validate_params
 from slmops.pipelines.report import plots
 from slmops.pipelines.report.render import (
-    Block, Code, CodeBlock, Document, Figure, Heading, Paragraph, Table, format_bytes, format_count,
-    format_delta, format_perplexity, format_score, format_speed, render_html, render_markdown, truncate,
+    Block,
+    Code,
+    CodeBlock,
+    Document,
+    Figure,
+    Heading,
+    Paragraph,
+    Table,
+    format_bytes,
+    format_count,
+    format_delta,
+    format_perplexity,
+    format_score,
+    format_speed,
+    render_html,
+    render_markdown,
+    truncate,
 )
 
 SAMPLE_CELL_CHARS = 120  # the base model rambles; the table has to stay readable
 REPORT_STAGE = "report"  # its own outs in dvc.lock describe the previous report, not this one's inputs
 METRIC_NAMES = {"f1": "F1", "exact_match": "Exact match", "rouge1": "ROUGE-1", "rouge2": "ROUGE-2", "rougeL": "ROUGE-L"}
-
-
-def plot_report_figures(
-    loss_history: pd.DataFrame,
-    eval_metrics: dict[str, Any],
-    predictions: list[dict[str, Any]],
-    all_export_metrics: dict[str, dict[str, Any]],
-) -> dict[str, bytes]:
-    """PNG figures keyed by file name: loss curve, quality bars, confusion matrix, decode speed."""
-    return plots.plot_figures(loss_history, eval_metrics, predictions, all_export_metrics or {})
 
 
 def render_report(

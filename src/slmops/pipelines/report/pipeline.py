@@ -2,7 +2,8 @@
 
 from kedro.pipeline import Pipeline, node
 
-from slmops.pipelines.report.nodes import plot_report_figures, render_report
+from slmops.pipelines.report.nodes import render_report
+from slmops.pipelines.report.plots import plot_report_figures
 
 
 def create_pipeline(**kwargs) -> Pipeline:

@@ -152,13 +152,14 @@ def plot_decode_speed(all_export_metrics: dict[str, dict[str, Any]]) -> bytes | 
     return _png(figure)
 
 
-def plot_figures(
+def plot_report_figures(
     loss_history: pd.DataFrame,
     eval_metrics: dict[str, Any],
     predictions: list[dict[str, Any]],
     all_export_metrics: dict[str, dict[str, Any]],
 ) -> dict[str, bytes]:
-    """Every figure this run has data for, keyed by file name."""
+    """Every figure this run has data for, keyed by file name (a node: PNG bytes, no file I/O)."""
+    all_export_metrics = all_export_metrics or {}
     figures: dict[str, bytes | None] = {
         LOSS_CURVE: plot_loss_curve(loss_history),
         QUALITY: plot_quality(eval_metrics, all_export_metrics),
