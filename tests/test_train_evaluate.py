@@ -71,6 +71,13 @@ def test_an_identical_cut_off_run_resumes_and_others_are_cleared(tmp_path):
     assert not (tmp_path / "other").exists()
 
 
+def test_dora_adds_magnitude_vectors(tiny_model_dir):
+    model = wrap_for_training(ModelBundle(path=tiny_model_dir).model, TrainParams(method="dora", lora={"r": 2}))
+    trainable = [name for name, p in model.named_parameters() if p.requires_grad]
+    assert any("lora_magnitude_vector" in name for name in trainable)
+    assert all("lora_" in name for name in trainable)
+
+
 def test_unbuilt_methods_say_so():
     with pytest.raises(UnsupportedError, match="qlora"):
         wrap_for_training(object(), TrainParams(method="qlora"))

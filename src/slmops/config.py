@@ -69,7 +69,7 @@ class QuantizationAwareParams(_Section):
 
 
 class TrainParams(_Section):
-    # Seam for issue work to come: only LoRA is built; the others are named so a user gets a clear answer.
+    # Seam for work to come: LoRA and DoRA (PEFT) are built; qlora and full are named so a user gets a clear answer.
     method: Literal["lora", "dora", "qlora", "full"] = "lora"
     seed: int = 42
     epochs: float = Field(1.0, gt=0)

@@ -35,7 +35,10 @@ def measure_onnx_model(onnx_model: Path, merged_model: ModelBundle, validation_e
     pytorch_scores = {k: v for k, v in eval_metrics["tuned"].items() if k != "perplexity"}
 
     # Same prompts, same number of new tokens, one after the other in this process: a fair comparison.
+    # One short untimed run each first, so neither engine's one-off start-up is counted as decoding.
     speed_prompts = [e["prompt"] for e in rows[: speed.prompt_count]]
+    onnx.measure_decode_speed(speed_prompts[:1], 4)
+    measure_decode_speed(merged_model, speed_prompts[:1], 4)
     onnx_speed = onnx.measure_decode_speed(speed_prompts, speed.new_tokens)
     pytorch_speed = measure_decode_speed(merged_model, speed_prompts, speed.new_tokens)
     return {
