@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 
 import click
@@ -19,12 +18,8 @@ def cli() -> None:
 def _run(**kwargs) -> None:  # noqa: ANN003 - same options as `kedro run`
     try:
         kedro_run.callback(**kwargs)
-    except SlmopsError as error:
-        logging.shutdown()
-        click.secho(f"error: {error}", fg="red", err=True)
-        sys.exit(2)
-    except Exception as error:  # Kedro wraps node errors; unwrap ours
-        cause = error
+    except Exception as error:  # Kedro wraps errors raised in nodes and datasets; unwrap ours
+        cause: BaseException | None = error
         while cause is not None and not isinstance(cause, SlmopsError):
             cause = cause.__cause__ or cause.__context__
         if cause is None:

@@ -50,6 +50,7 @@ def build_onnx_model(merged_model: ModelBundle, export_params: dict[str, Any], t
             create_model(None, str(merged_model.path), str(staging), options.precision,
                          options.execution_provider, str(cache), **prepared)
     except Exception as error:
+        shutil.rmtree(staging, ignore_errors=True)
         tail = "\n".join(builder_output.getvalue().splitlines()[-20:])
         raise UnsupportedError(f"the ONNX model builder failed for target '{target}' "
                                f"({options.precision}, {options.execution_provider}): {error}\n{tail}") from error
