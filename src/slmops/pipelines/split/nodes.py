@@ -53,7 +53,7 @@ def split_train_validation(examples: list[dict[str, Any]], split_params: dict[st
         label = Counter(r["label"] for r in rows).most_common(1)[0][0] if stratified else "all"
         strata[label].append(rows)
 
-    sizes = {label: sum(len(rows) for rows in groups_) for label, groups_ in strata.items()}
+    sizes = {label: sum(len(rows) for rows in label_groups) for label, label_groups in strata.items()}
     want_validation = allocate(sizes, params.validation_fraction)
     want_test = allocate(sizes, params.test_fraction)
     train, validation, test = [], [], []
