@@ -12,12 +12,15 @@ from slmops.datasets.atomic import atomic_file
 from slmops.errors import InputDataError
 
 
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Read JSON Lines, naming the line of any malformed or non-object row."""
+def read_jsonl_numbered(path: Path) -> tuple[list[dict[str, Any]], list[int]]:
+    """Rows of a JSON Lines file and the line each came from (blank lines skipped, not renumbered).
+
+    Malformed or non-object rows stop the read, naming the file and line.
+    """
     path = Path(path)
     if not path.is_file():
         raise InputDataError(str(path), "file not found")
-    rows = []
+    rows, numbers = [], []
     with open(path, encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
@@ -25,11 +28,17 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as error:
-                raise InputDataError(str(path), f"malformed JSON ({error.msg} at column {error.colno})", line=number) from None
+                raise InputDataError(str(path), f"malformed JSON ({error.msg} at column {error.colno})",
+                                     line=number) from None
             if not isinstance(row, dict):
                 raise InputDataError(str(path), f"expected a JSON object, got {type(row).__name__}", line=number)
             rows.append(row)
-    return rows
+            numbers.append(number)
+    return rows, numbers
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    return read_jsonl_numbered(path)[0]
 
 
 class JSONLinesDataset(AbstractDataset[list[dict[str, Any]], list[dict[str, Any]]]):

@@ -9,7 +9,7 @@ from typing import Any
 
 from kedro.io import AbstractDataset
 
-from slmops.datasets.jsonl import read_jsonl
+from slmops.datasets.jsonl import read_jsonl_numbered
 from slmops.errors import InputDataError
 
 _SUFFIX_FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
@@ -125,14 +125,7 @@ def _read_hf(source: str, kind: str, split: str | None) -> RawRecords:
 def read_raw_records(source: str, declared_format: str = "auto", hf_split: str | None = None) -> RawRecords:
     kind = detect_format(source, declared_format)
     if kind == "jsonl":
-        path = Path(source)
-        rows, numbers = [], []
-        if not path.is_file():
-            raise InputDataError(source, "file not found")
-        # read_jsonl skips blank lines; recount so each row keeps its true line number.
-        with open(path, encoding="utf-8") as handle:
-            numbers = [n for n, line in enumerate(handle, start=1) if line.strip()]
-        rows = read_jsonl(path)
+        rows, numbers = read_jsonl_numbered(Path(source))
         return RawRecords(source, rows, numbers, "line")
     if kind == "json":
         return _read_json(Path(source))
