@@ -5,10 +5,15 @@ Tests never load the 135M model: the tokenizer comes from the embedded GGUF's me
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import pytest
+
+# Tests never reach a model or dataset hub (CI has none): fail fast instead of retrying.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_DATASETS_OFFLINE"] = "1"
 
 ROOT = Path(__file__).resolve().parents[1]
 

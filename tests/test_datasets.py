@@ -347,3 +347,19 @@ def test_hf_split_on_a_plain_saved_dataset_is_not_silently_ignored(tmp_path):
     except InputDataError:
         return  # refusing the split is an acceptable answer too
     assert len(rows) == 2
+
+
+def test_hf_hub_format_goes_through_load_dataset_with_a_split_slice(tmp_path):
+    """`datasets.load_dataset` resolves hub ids from the local cache offline; a local data folder
+    exercises the same call without a hub."""
+    folder = tmp_path / "snips_like"
+    folder.mkdir()
+    (folder / "train.jsonl").write_text("".join(f'{{"text": "t{i}", "label": "L{i % 2}"}}\n' for i in range(6)))
+    records = read_raw_records(str(folder), "hf_hub", "train[2:5]")
+    assert [r["text"] for r in records.rows] == ["t2", "t3", "t4"]
+    assert records.row_numbers == [3, 4, 5] and records.row_unit == "row"
+
+
+def test_hf_hub_load_failure_names_the_source(tmp_path):
+    with pytest.raises(InputDataError, match="no-such-org/no-such-dataset: cannot load the Hugging Face dataset"):
+        read_raw_records("no-such-org/no-such-dataset", "hf_hub", "train")

@@ -96,7 +96,9 @@ def _read_hf(source: str, kind: str, split: str | None) -> RawRecords:
 
     try:
         if kind == "hf_hub":
-            loaded = datasets.load_dataset(source, split=split)
+            # All splits (from the local cache when offline); the slice is applied below, the same
+            # way for hub and disk datasets, so row numbers point into the whole split.
+            loaded = datasets.load_dataset(source)
         else:
             loaded = datasets.load_from_disk(source)
     except Exception as error:
