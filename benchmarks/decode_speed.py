@@ -16,8 +16,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from slmops.datasets import JSONLinesDataset  # noqa: E402
 from slmops.modeling.bundle import ModelBundle  # noqa: E402
 from slmops.modeling.genai import GenaiModel  # noqa: E402
-from slmops.modeling.generation import measure_decode_speed  # noqa: E402
-from slmops.pipelines.evaluate_onnx.nodes import folder_size_mb  # noqa: E402
+from slmops.pipelines.evaluate_onnx.nodes import compare_decode_speed, folder_size_mb  # noqa: E402
 
 
 def main() -> None:
@@ -33,19 +32,11 @@ def main() -> None:
     onnx = GenaiModel(onnx_folder, merged.tokenizer)
     prompts = [e["prompt"] for e in JSONLinesDataset(str(ROOT / "data/05_model_input/validation.jsonl")).load()]
     prompts = prompts[: args.prompts]
-    onnx.measure_decode_speed(prompts[:1], 8)  # warm-up both engines
-    measure_decode_speed(merged, prompts[:1], 8)
-    results: dict[str, list[dict[str, float]]] = {"transformers fp32": [], f"onnxruntime-genai {args.target}": []}
-    for _ in range(args.rounds):
-        results["transformers fp32"].append(measure_decode_speed(merged, prompts, args.tokens))
-        results[f"onnxruntime-genai {args.target}"].append(onnx.measure_decode_speed(prompts, args.tokens))
+    onnx_speed, pytorch_speed = compare_decode_speed(onnx, merged, prompts, args.tokens, rounds=args.rounds)
     print(f"{len(prompts)} prompts x {args.tokens} new tokens, greedy, single stream, {args.rounds} rounds")
-    baseline = None
-    for name, rounds in results.items():
-        speed = sum(r["tokens_per_second"] for r in rounds) / len(rounds)
-        first = sum(r["first_token_ms"] for r in rounds) / len(rounds)
-        baseline = baseline or speed
-        print(f"  {name:<30} {speed:7.1f} tok/s   first token {first:6.1f} ms   x{speed / baseline:.2f}")
+    for name, result in (("transformers fp32", pytorch_speed), (f"onnxruntime-genai {args.target}", onnx_speed)):
+        print(f"  {name:<30} {result['tokens_per_second']:7.1f} tok/s   first token {result['first_token_ms']:6.1f} ms"
+              f"   x{result['tokens_per_second'] / pytorch_speed['tokens_per_second']:.2f}")
     merged_mb = folder_size_mb(ROOT / "data/06_models/merged_model")
     print(f"  size: merged safetensors {merged_mb:.0f} MB, ONNX {args.target} {folder_size_mb(onnx_folder):.0f} MB")
 

@@ -7,6 +7,7 @@ Kedro hands nodes plain dicts (``params:train``); nodes turn them into these mod
 from __future__ import annotations
 
 import difflib
+import typing
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -174,8 +175,6 @@ def _describe(error: ValidationError, model: type[BaseModel], prefix: str) -> st
 
 def _known_keys(model: type[BaseModel], loc: tuple) -> list[str]:
     """Field names of the model at ``loc``, stepping through nested models and dict[str, Model] values."""
-    import typing
-
     parts = list(loc)
     while parts:
         field = model.model_fields.get(str(parts.pop(0)))

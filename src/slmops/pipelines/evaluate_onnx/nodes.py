@@ -19,6 +19,26 @@ def folder_size_mb(folder: Path) -> float:
     return round(sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file()) / 1e6, 2)
 
 
+def compare_decode_speed(onnx: GenaiModel, pytorch: ModelBundle, prompts: list[str], new_tokens: int,
+                         rounds: int = 1) -> tuple[dict[str, float], dict[str, float]]:
+    """Decode speed of both engines, averaged over ``rounds`` that alternate between them.
+
+    Same prompts, same number of new tokens, one after the other in this process: a fair comparison.
+    One short untimed run each first, so neither engine's one-off start-up is counted as decoding.
+    """
+    onnx.measure_decode_speed(prompts[:1], 4)
+    measure_decode_speed(pytorch, prompts[:1], 4)
+    onnx_runs, pytorch_runs = [], []
+    for _ in range(rounds):
+        onnx_runs.append(onnx.measure_decode_speed(prompts, new_tokens))
+        pytorch_runs.append(measure_decode_speed(pytorch, prompts, new_tokens))
+
+    def mean(runs: list[dict[str, float]]) -> dict[str, float]:
+        return {key: sum(run[key] for run in runs) / len(runs) for key in runs[0]}
+
+    return mean(onnx_runs), mean(pytorch_runs)
+
+
 def measure_onnx_model(onnx_model: Path, merged_model: ModelBundle, validation_examples: list[dict[str, Any]],
                        evaluate_params: dict[str, Any], export_params: dict[str, Any], eval_metrics: dict[str, Any],
                        export_target: str | None) -> dict[str, Any]:
@@ -34,13 +54,8 @@ def measure_onnx_model(onnx_model: Path, merged_model: ModelBundle, validation_e
     onnx_scores["seconds"] = round(time.perf_counter() - started, 2)
     pytorch_scores = {k: v for k, v in eval_metrics["tuned"].items() if k != "perplexity"}
 
-    # Same prompts, same number of new tokens, one after the other in this process: a fair comparison.
-    # One short untimed run each first, so neither engine's one-off start-up is counted as decoding.
     speed_prompts = [e["prompt"] for e in rows[: speed.prompt_count]]
-    onnx.measure_decode_speed(speed_prompts[:1], 4)
-    measure_decode_speed(merged_model, speed_prompts[:1], 4)
-    onnx_speed = onnx.measure_decode_speed(speed_prompts, speed.new_tokens)
-    pytorch_speed = measure_decode_speed(merged_model, speed_prompts, speed.new_tokens)
+    onnx_speed, pytorch_speed = compare_decode_speed(onnx, merged_model, speed_prompts, speed.new_tokens)
     return {
         "target": export_target,
         "precision": options.precision,

@@ -7,7 +7,7 @@ from typing import Any
 
 from slmops.config import QuantizationAwareParams, TrainParams
 from slmops.errors import UnsupportedError
-from slmops.modeling.quantization import fake_quantize
+from slmops.modeling.quantization import fake_quantize, round_to_int4_grid
 
 
 def wrap_for_training(model: Any, params: TrainParams) -> Any:
@@ -57,10 +57,18 @@ def make_quantization_aware(peft_model: Any, params: QuantizationAwareParams) ->
             module._slmops_block_size = params.block_size
             module.forward = types.MethodType(_quantized_lora_forward, module)
             lora_bases.add(id(module.base_layer))
+    frozen = [m for m in peft_model.modules()
+              if isinstance(m, torch.nn.Linear) and id(m) not in lora_bases and not _is_adapter(m)]
+    round_weights_in_place(frozen, params.block_size)
+
+
+def round_weights_in_place(linears: list[Any], block_size: int) -> None:
+    """Put each Linear layer's weight onto the int4 grid."""
+    import torch
+
     with torch.no_grad():
-        for module in peft_model.modules():
-            if isinstance(module, torch.nn.Linear) and id(module) not in lora_bases and not _is_adapter(module):
-                module.weight.copy_(fake_quantize(module.weight, params.block_size))
+        for module in linears:
+            module.weight.copy_(round_to_int4_grid(module.weight, block_size))
 
 
 def _is_adapter(module: Any) -> bool:
@@ -79,8 +87,6 @@ def merge_for_export(trained: Any, params: TrainParams) -> Any:
 
     merged = copy.deepcopy(trained).merge_and_unload()
     if params.quantization_aware is not None:
-        with torch.no_grad():
-            for module in merged.modules():
-                if isinstance(module, torch.nn.Linear):
-                    module.weight.copy_(fake_quantize(module.weight, params.quantization_aware.block_size))
+        linears = [m for m in merged.modules() if isinstance(m, torch.nn.Linear)]
+        round_weights_in_place(linears, params.quantization_aware.block_size)
     return merged
