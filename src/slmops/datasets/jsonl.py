@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 from pathlib import Path
 from typing import Any
@@ -9,32 +10,40 @@ from typing import Any
 from kedro.io import AbstractDataset
 
 from slmops.datasets.atomic import atomic_file
-from slmops.errors import InputDataError
+from slmops.datasets.framing import text_lines
+from slmops.errors import InputDataError, SlmopsError
 
 
 def read_jsonl_numbered(path: Path) -> tuple[list[dict[str, Any]], list[int]]:
     """Rows of a JSON Lines file and the line each came from (blank lines skipped, not renumbered).
 
-    Malformed or non-object rows stop the read, naming the file and line.
+    Malformed or non-object rows stop the read, naming the file and line and what to do.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputDataError(str(path), "file not found")
     rows, numbers = [], []
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise InputDataError(str(path), f"malformed JSON ({error.msg} at column {error.colno})",
-                                     line=number) from None
-            if not isinstance(row, dict):
-                raise InputDataError(str(path), f"expected a JSON object, got {type(row).__name__}", line=number)
-            rows.append(row)
-            numbers.append(number)
+    for number, line in text_lines(path):
+        if not line.strip():
+            continue
+        row = parse_json_line(str(path), number, line)
+        rows.append(row)
+        numbers.append(number)
     return rows, numbers
+
+
+def parse_json_line(source: str, number: int, line: str) -> dict[str, Any]:
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise InputDataError(source, f"malformed JSON ({error.msg} at column {error.colno}); each line must be "
+                             "one JSON object: fix or remove the line", line=number) from None
+    except RecursionError:
+        raise InputDataError(source, "JSON nested too deeply to be a record; each line must be one flat "
+                             "JSON object", line=number) from None
+    if not isinstance(row, dict):
+        kind = "null" if row is None else type(row).__name__
+        raise InputDataError(source, f"expected a JSON object like {{\"text\": ...}}, got {kind}; "
+                             "fix or remove the line", line=number)
+    return row
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -49,9 +58,15 @@ class JSONLinesDataset(AbstractDataset[list[dict[str, Any]], list[dict[str, Any]
         return read_jsonl(self._filepath)
 
     def save(self, data: list[dict[str, Any]]) -> None:
-        with atomic_file(self._filepath) as handle:
-            for row in data:
-                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+        try:
+            with atomic_file(self._filepath) as handle:
+                for row in data:
+                    handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+        except OSError as error:
+            if error.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+                raise
+            raise SlmopsError(f"{self._filepath}: {error.strerror} while writing it; free disk space and rerun "
+                              "(the previous file was left as it was)") from None
 
     def _exists(self) -> bool:
         return self._filepath.is_file()

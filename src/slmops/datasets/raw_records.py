@@ -9,6 +9,7 @@ from typing import Any
 
 from kedro.io import AbstractDataset
 
+from slmops.datasets.framing import inner_suffix, text_lines
 from slmops.datasets.jsonl import read_jsonl_numbered
 from slmops.errors import InputDataError
 
@@ -34,48 +35,60 @@ def detect_format(source: str, declared: str) -> str:
     path = Path(source)
     if path.is_dir():
         return "hf_disk"
-    if path.suffix.lower() in _SUFFIX_FORMATS:
-        return _SUFFIX_FORMATS[path.suffix.lower()]
-    if not path.exists() and "/" in source and not source.startswith((".", "/")) and path.suffix == "":
+    if inner_suffix(path) in _SUFFIX_FORMATS:
+        return _SUFFIX_FORMATS[inner_suffix(path)]
+    if not path.exists() and "/" in source and not source.startswith((".", "/", "~")) and path.suffix == "":
         return "hf_hub"
     raise InputDataError(source, "file not found" if not path.exists() else
-                         f"cannot tell the format from '{path.suffix}'; set data.format in params.yaml")
+                         f"cannot tell the format from '{''.join(path.suffixes)}'; set data.format in params.yaml "
+                         "(jsonl, json, csv, parquet), or rename the file")
 
 
 def _read_json(path: Path) -> RawRecords:
-    if not path.is_file():
-        raise InputDataError(str(path), "file not found")
+    text = "".join(line for _, line in text_lines(path))
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        document = json.loads(text)
     except json.JSONDecodeError as error:
-        raise InputDataError(str(path), f"malformed JSON ({error.msg})", line=error.lineno) from None
+        raise InputDataError(str(path), f"malformed JSON ({error.msg} at column {error.colno}); fix the file, "
+                             "or set data.format: jsonl if it holds one object per line", line=error.lineno) from None
+    except RecursionError:
+        raise InputDataError(str(path), "JSON nested too deeply; the file must be an array of flat objects") from None
     if isinstance(document, dict) and len(document) == 1 and isinstance(next(iter(document.values())), list):
         document = next(iter(document.values()))  # {"data": [...]} style files
     if not isinstance(document, list):
-        raise InputDataError(str(path), "expected a JSON array of objects")
+        raise InputDataError(str(path), "expected a JSON array of objects, like [{\"text\": ...}, ...]")
     for index, row in enumerate(document, start=1):
         if not isinstance(row, dict):
-            raise InputDataError(str(path), f"item {index} is a {type(row).__name__}, expected an object")
+            kind = "null" if row is None else type(row).__name__
+            raise InputDataError(str(path), f"expected an object, got {kind}; fix or remove it", line=index,
+                                 unit="item")
     return RawRecords(str(path), document, list(range(1, len(document) + 1)), "row")
 
 
 def _read_csv(path: Path) -> RawRecords:
     import csv
 
-    if not path.is_file():
-        raise InputDataError(str(path), "file not found")
+    lines = (line for _, line in text_lines(path))
+    reader = csv.reader(lines)
     rows, numbers = [], []
-    with open(path, encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle)
-        try:
-            for row in reader:
-                if None in row:
-                    raise InputDataError(str(path), f"{len(row[None]) + len(reader.fieldnames)} values for "
-                                         f"{len(reader.fieldnames)} columns", line=reader.line_num)
-                rows.append(row)
-                numbers.append(reader.line_num)  # the line the row ends on: exact for one-line rows
-        except csv.Error as error:
-            raise InputDataError(str(path), f"malformed CSV ({error})", line=reader.line_num) from None
+    try:
+        header = next(reader, None)
+        if header is None:
+            return RawRecords(str(path), [], [], "line")
+        if len(set(header)) != len(header) or any(not name.strip() for name in header):
+            raise InputDataError(str(path), f"the header row needs distinct, non-empty column names (got {header})",
+                                 line=1)
+        start = reader.line_num + 1
+        for values in reader:
+            if values and len(values) != len(header):
+                raise InputDataError(str(path), f"{len(values)} values for {len(header)} columns "
+                                     f"({', '.join(header)}); quote values that hold commas", line=start)
+            if values:
+                rows.append(dict(zip(header, values, strict=True)))
+                numbers.append(start)  # the line the row starts on, also for quoted multi-line cells
+            start = reader.line_num + 1
+    except csv.Error as error:
+        raise InputDataError(str(path), f"malformed CSV ({error})", line=reader.line_num) from None
     return RawRecords(str(path), rows, numbers, "line")
 
 
