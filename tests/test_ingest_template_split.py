@@ -107,10 +107,12 @@ def test_values_are_not_reinterpreted_as_templates():
     assert fill_template("{text}", {"text": "{label} {{x}}", "label": "X"}) == "{label} {{x}}"
 
 
-@pytest.mark.parametrize("template", ["{text.__class__}", "{text[0]}", "{0}", "{}", "{text!r}", "{text:>10}",
-                                      "{ text }"])
-def test_template_fields_rejects_anything_but_bare_names(template):
-    with pytest.raises(ValueError, match="is not a plain field name"):
+@pytest.mark.parametrize(("template", "problem"), [
+    ("{text.__class__}", "reads an attribute"), ("{text[0]}", "indexes into a value"), ("{0}", "positional"),
+    ("{}", "positional"), ("{text!r}", "conversion or format spec"), ("{text:>10}", "conversion or format spec"),
+    ("{ text }", "is not a plain field name"), ("{text", "without its pair")])
+def test_template_fields_rejects_anything_but_bare_names(template, problem):
+    with pytest.raises(ValueError, match=problem):
         template_fields(template)
 
 
@@ -201,7 +203,7 @@ def test_record_missing_the_label_field_is_named(bundle):
 @pytest.mark.parametrize("key", ["system", "prompt", "completion"])
 def test_bad_placeholder_in_params_is_a_config_error(bundle, key):
     params = {**TEMPLATE, key: "{text.__class__}"}
-    with pytest.raises(ConfigError, match=f"template.{key}: .*not a plain field name"):
+    with pytest.raises(ConfigError, match=f"template.{key}: .*reads an attribute"):
         apply_template(_records(), params, DATA, bundle)
 
 

@@ -151,17 +151,28 @@ def read_raw_records(source: str, declared_format: str = "auto", hf_split: str |
     return _read_hf(source, kind, hf_split)
 
 
-class RawRecordsDataset(AbstractDataset[None, RawRecords]):
-    """Read-only: the raw data is the user's, never overwritten."""
+class RawRecordsDataset(AbstractDataset[None, "RawRecords | None"]):
+    """Read-only: the raw data is the user's, never overwritten.
 
-    def __init__(self, source: str, format: str = "auto", hf_split: str | None = None):  # noqa: A002 - catalog key
+    With a ``role`` (validation, test) this is a split the user may give (params ``data.<role>``,
+    passed as ``given``): ``None`` when not given; its source defaults to the main one.
+    """
+
+    def __init__(self, source: str, format: str = "auto", hf_split: str | None = None,  # noqa: A002 - catalog key
+                 role: str | None = None, given: dict[str, Any] | None = None):
+        if given:
+            source, format, hf_split = (given.get("source") or source, given.get("format") or "auto",
+                                        given.get("hf_split"))
         self._source, self._format, self._hf_split = str(source), format, hf_split
+        self._absent = role is not None and not given
 
-    def load(self) -> RawRecords:
+    def load(self) -> RawRecords | None:
+        if self._absent:
+            return None
         return read_raw_records(self._source, self._format, self._hf_split)
 
     def save(self, data: None) -> None:
         raise NotImplementedError("raw data is read-only")
 
     def _describe(self) -> dict[str, Any]:
-        return {"source": self._source, "format": self._format, "hf_split": self._hf_split}
+        return {"source": self._source, "format": self._format, "hf_split": self._hf_split, "absent": self._absent}

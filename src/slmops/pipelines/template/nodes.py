@@ -7,7 +7,15 @@ from typing import Any
 from slmops.config import DataParams, TemplateParams, parse
 from slmops.errors import ConfigError, InputDataError
 from slmops.modeling.bundle import ModelBundle
-from slmops.modeling.templating import TemplateFieldError, fill_template, template_fields
+from slmops.modeling.templating import TemplateFieldError, as_text, fill_template, template_fields
+from slmops.notices import warn_user
+from slmops.pipelines.template.checks import (
+    control_tokens,
+    defuse,
+    warn_class_balance,
+    warn_conflicting_labels,
+    warn_truncated,
+)
 
 
 def _check_template_syntax(params: TemplateParams) -> None:
@@ -38,29 +46,60 @@ def render_text(tokenizer: Any, system: str | None, user: str, answer: str) -> t
 
 
 def apply_template(records: list[dict[str, Any]], template_params: dict[str, Any],
-                   data_params: dict[str, Any], base_model: ModelBundle) -> list[dict[str, Any]]:
+                   data_params: dict[str, Any], base_model: ModelBundle,
+                   max_length: int | None = None) -> list[dict[str, Any]]:
+    """Prompt/completion pairs; warns (naming file and line) about what would train badly.
+
+    ``max_length`` is train.max_length: rows longer than that are counted, since training cuts them.
+    """
     params: TemplateParams = parse(TemplateParams, template_params, "template")
-    source = parse(DataParams, data_params, "data").source
+    data = parse(DataParams, data_params, "data")
     _check_template_syntax(params)
     tokenizer = base_model.tokenizer
     use_chat = params.use_chat_template and bool(getattr(tokenizer, "chat_template", None))
     render = render_chat if use_chat else render_text
-    examples = []
+    tokens = control_tokens(tokenizer)
+    used = params.fields_used()
+
+    def where(example: dict[str, Any], short: bool = False) -> str:
+        line = f"line {example['source_line']}"
+        return line if short else f"{data.source_of(example.get('source_split'))}, {line}"
+
+    examples, defused = [], []
     for record in records:
         line = record.get("source_line")
+        values = dict(record)
+        for field in used:
+            if isinstance(values.get(field), str):
+                values[field], found = defuse(values[field], tokens)
+                if found:
+                    defused.append((record, field, found))
         try:
-            system = fill_template(params.system, record) if params.system else None
-            user = fill_template(params.prompt, record)
-            answer = fill_template(params.completion, record)
+            system = fill_template(params.system, values) if params.system else None
+            user = fill_template(params.prompt, values)
+            answer = fill_template(params.completion, values)
         except TemplateFieldError as error:
-            raise InputDataError(source, "missing a field the template uses", line=line, field=error.field) from None
+            raise InputDataError(data.source_of(record.get("source_split")), "missing a field the template uses",
+                                 line=line, field=error.field) from None
         if params.label_field is not None and params.label_field not in record:
-            raise InputDataError(source, "missing the label field (template.label_field)", line=line,
-                                 field=params.label_field)
+            raise InputDataError(data.source_of(record.get("source_split")),
+                                 "missing the label field (template.label_field)", line=line, field=params.label_field)
         prompt, completion = render(tokenizer, system, user, answer)
         example = {"id": record["id"], "source_line": line, "input": user, "prompt": prompt,
                    "completion": completion, "target": answer}
+        if "source_split" in record:
+            example["source_split"] = record["source_split"]
         if params.label_field is not None:
-            example["label"] = str(record[params.label_field])
+            example["label"] = as_text(record[params.label_field])
         examples.append(example)
+    if defused:
+        record, field, token = defused[0]
+        warn_user(f"{where(record)}, field '{field}': holds the control token '{token}' ({len(defused)} value(s) "
+                  "in all); kept as plain text, with a zero-width space after its first character, so it never "
+                  "acts as a control token; remove it from the data if it is not meant as text")
+    if params.label_field is not None:
+        warn_conflicting_labels(examples, where)
+        warn_class_balance([e for e in examples if "source_split" not in e], data.source, params.label_field)
+    if max_length is not None:
+        warn_truncated(examples, tokenizer, max_length, where)
     return examples
