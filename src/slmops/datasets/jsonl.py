@@ -32,7 +32,7 @@ def read_jsonl_numbered(path: Path) -> tuple[list[dict[str, Any]], list[int]]:
 
 def parse_json_line(source: str, number: int, line: str) -> dict[str, Any]:
     try:
-        row = json.loads(line)
+        row = json.loads(line.rstrip("\r\n"))  # so a cut-off line's column points into it
     except json.JSONDecodeError as error:
         raise InputDataError(source, f"malformed JSON ({error.msg} at column {error.colno}); each line must be "
                              "one JSON object: fix or remove the line", line=number) from None

@@ -41,7 +41,8 @@ def resolve_model_source(name_or_path: str) -> ModelSource:
             raise ConfigError(f"params.yaml: base_model.name_or_path: '{name_or_path}' is a folder without config.json; "
                               "point it at a Hugging Face model folder")
         return ModelSource(str(path))
-    if name_or_path.startswith(("/", ".", "~")) or name_or_path.count("/") != 1:
+    # 'org/name' is a hub id unless 'org' is a folder here: then the user meant a path in it.
+    if name_or_path.startswith(("/", ".", "~")) or name_or_path.count("/") != 1 or path.parent.is_dir():
         raise ConfigError(f"params.yaml: base_model.name_or_path: '{name_or_path}' does not exist; point it at a "
                           "Hugging Face model folder, a hub id like 'org/name', or embedded:SmolLM2-135M-Instruct")
     return ModelSource(name_or_path)  # a hub id: transformers resolves it (offline: from the local cache)

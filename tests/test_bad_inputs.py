@@ -1,0 +1,127 @@
+"""The bad-input corpus (tests/bad_inputs/<case>/): each case runs the real stages with `dvc repro` and gets its
+exact answer: one `error:` line and nothing of the failing stage or later changed, or one `warning:` line with
+the pipeline going on, or (for inputs that are odd but fine, "ok") no message at all.
+
+A case folder holds its input files, optional `params.yaml` (dotted keys overriding the project's params;
+`data.source` defaults to the case's `input.*`), and `expected.yaml`: `stage` (the `dvc repro` target),
+`answer` (error | warning | ok), `message` (the exact line), optional `contains` (text an artifact must hold
+afterwards) and `model` (a broken model folder the runner builds: pickle, remote_code, no_config).
+All cases share one project copy, reproduced once up to `split`, so most cost one Kedro start.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import ROOT, copy_project
+from project import edited_params, read_params, run, tiny_params, write_params
+
+CORPUS = ROOT / "tests/bad_inputs"
+# Cases without data first: they run against the project's own data, which every stage is up to date with,
+# so each reruns nothing before the stage concerned. Data cases then bring their own input.
+CASES = sorted((p.name for p in CORPUS.iterdir() if p.is_dir()), key=lambda name: (
+    any((CORPUS / name).glob("input.*")), name))
+RAW = "data/01_raw/bad"
+
+
+def _build_model(kind: str, tiny_model_dir: Path, folder: Path) -> None:
+    shutil.copytree(tiny_model_dir, folder)
+    if kind == "pickle":
+        import torch
+        from safetensors.torch import load_file
+
+        weights = folder / "model.safetensors"
+        torch.save(load_file(weights), folder / "pytorch_model.bin")
+        weights.unlink()
+    elif kind == "remote_code":
+        config = json.loads((folder / "config.json").read_text())
+        config["auto_map"] = {"AutoConfig": "modeling_custom.CustomConfig",
+                              "AutoModelForCausalLM": "modeling_custom.CustomForCausalLM"}
+        (folder / "config.json").write_text(json.dumps(config))
+        (folder / "modeling_custom.py").write_text("raise SystemExit('remote code ran')\n")
+    elif kind == "no_config":
+        (folder / "config.json").unlink()
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory, tiny_model_dir, snips_rows):
+    root = copy_project(tmp_path_factory.mktemp("corpus"))
+    shutil.copytree(CORPUS, root / RAW, ignore=shutil.ignore_patterns("expected.yaml", "params.yaml"))
+    by_label: dict[str, list] = {}
+    for row in snips_rows:
+        by_label.setdefault(row["label"], []).append(row)
+    rows = [r for label in sorted(by_label) for r in by_label[label][:4]]
+    (root / "data/01_raw/tiny.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    write_params(root, tiny_params(read_params(root), tiny_model_dir, "data/01_raw/tiny.jsonl"))
+    for case in CASES:
+        kind = _expected(case).get("model")
+        if kind:
+            _build_model(kind, tiny_model_dir, root / "models/bad" / case)
+    run(root, "git", "init", "-q")
+    run(root, "dvc", "init", "-q")
+    run(root, "dvc", "config", "core.analytics", "false")
+    run(root, "dvc", "repro", "split")
+    return root
+
+
+def _expected(case: str) -> dict:
+    return yaml.safe_load((CORPUS / case / "expected.yaml").read_text(encoding="utf-8"))
+
+
+def _changes(case: str) -> dict:
+    inputs = sorted(p.name for p in (CORPUS / case).glob("input.*"))
+    changes = {"data.source": f"{RAW}/{case}/{inputs[0]}"} if inputs else {}
+    overrides = CORPUS / case / "params.yaml"
+    if overrides.is_file():
+        changes.update(yaml.safe_load(overrides.read_text(encoding="utf-8")))
+    return changes
+
+
+def _outputs_from(project: Path, stage: str) -> dict[str, bytes]:
+    """Every file the stage and the stages listed after it in dvc.yaml write, as bytes (absent: missing)."""
+    stages = list(yaml.safe_load((project / "dvc.yaml").read_text())["stages"].items())
+    names = [name for name, _ in stages]
+    files: dict[str, bytes] = {}
+    for _name, spec in stages[names.index(stage):]:
+        for kind in ("outs", "metrics", "plots"):
+            for entry in spec.get(kind, []):
+                path = next(iter(entry)) if isinstance(entry, dict) else entry
+                path = path.replace("${item.target}", "cpu-int4")
+                target = project / path
+                found = [p for p in target.rglob("*") if p.is_file()] if target.is_dir() else [target]
+                files.update({str(p.relative_to(project)): p.read_bytes() if p.is_file() else b"<missing>"
+                              for p in found})
+    return files
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_bad_input_gets_its_answer(project, case):
+    expected = _expected(case)
+    stage = expected["stage"]
+    before = _outputs_from(project, stage)
+    with edited_params(project, _changes(case)):
+        result = run(project, "dvc", "repro", stage, check=False)
+    output = result.stdout + result.stderr
+    messages = [line for line in output.splitlines() if line.startswith(("error: ", "warning: "))]
+    assert "Traceback" not in output, output[-3000:]
+    if expected["answer"] == "error":
+        assert result.returncode != 0
+        assert messages == [expected["message"]], output[-3000:]
+        after = _outputs_from(project, stage)
+        changed = sorted(path for path in before.keys() | after.keys() if before.get(path) != after.get(path))
+        assert not changed, f"the failing stage or a later one changed {changed}"
+    else:
+        assert result.returncode == 0, output[-3000:]
+        assert messages == ([expected["message"]] if expected["answer"] == "warning" else []), output[-3000:]
+    for check in ([expected["contains"]] if "contains" in expected else []):
+        assert check["text"] in (project / check["file"]).read_text(encoding="utf-8"), check
+
+
+def test_the_corpus_covers_enough_cases():
+    answers = [_expected(case)["answer"] for case in CASES]
+    assert len(CASES) >= 40 and {"error", "warning", "ok"} <= set(answers)
+    assert all(_expected(c)["message"] for c in CASES if _expected(c)["answer"] != "ok")
