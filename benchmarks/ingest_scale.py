@@ -11,10 +11,10 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -26,8 +26,28 @@ LABELS = ["PlayMusic", "GetWeather", "BookRestaurant", "AddToPlaylist", "RateBoo
 WORDS = "play some jazz will it rain tomorrow in paris book a table for two add this song rate the novel".split()
 
 
-def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+class PeakMemory:
+    """Highest resident memory while the stages run (sampled), apart from the tokenizer's load-time peak."""
+
+    def __init__(self):
+        import psutil
+
+        self._process, self.peak_mb, self._running = psutil.Process(), 0.0, True
+        self.start_mb = self._rss()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _rss(self) -> float:
+        return self._process.memory_info().rss / 2**20
+
+    def _sample(self) -> None:
+        while self._running:
+            self.peak_mb = max(self.peak_mb, self._rss())
+            time.sleep(0.005)
+
+    def stop(self) -> None:
+        self._running = False
+        self._thread.join()
 
 
 def write_rows(path: Path, count: int) -> None:
@@ -60,7 +80,7 @@ def measure(count: int) -> dict:
         raw = Path(folder) / "raw.jsonl"
         write_rows(raw, count)
         data = dict(project["data"], source=str(raw))
-        baseline = _peak_mb()
+        memory = PeakMemory()
         times = {}
         start = time.perf_counter()
         records = validate_records(read_raw_records(str(raw)), data, project["template"])
@@ -80,7 +100,8 @@ def measure(count: int) -> dict:
         for name, rows in (("train", train), ("validation", validation), ("test", test)):
             JSONLinesDataset(f"{folder}/{name}.jsonl").save(rows)
         times["split"] = time.perf_counter() - start
-    return {"rows": count, "seconds": times, "baseline_mb": baseline, "peak_mb": _peak_mb()}
+        memory.stop()
+    return {"rows": count, "seconds": times, "baseline_mb": memory.start_mb, "peak_mb": memory.peak_mb}
 
 
 def main() -> None:

@@ -65,9 +65,12 @@ def warn_class_balance(examples: list[dict[str, Any]], source: str, label_field:
 def warn_truncated(examples: list[dict[str, Any]], tokenizer: Any, max_length: int, where: Any) -> None:
     """Count rows longer than train.max_length tokens (training cuts them) and name one."""
     longest, too_long = None, 0
+    # Byte-level tokenizers never make more tokens than UTF-8 bytes (+ a few added ones), so only rows
+    # that long can be over the limit: tokenizing only those keeps a million rows fast.
+    candidates = [e for e in examples if len((e["prompt"] + e["completion"]).encode("utf-8")) + 8 > max_length]
     batch = 512
-    for start in range(0, len(examples), batch):
-        part = examples[start:start + batch]
+    for start in range(0, len(candidates), batch):
+        part = candidates[start:start + batch]
         ids = tokenizer([e["prompt"] + e["completion"] for e in part], add_special_tokens=False)["input_ids"]
         for example, tokens in zip(part, ids, strict=True):
             if len(tokens) > max_length:
