@@ -30,6 +30,7 @@ STAGES = {
 
 def register_pipelines() -> dict[str, Pipeline]:
     pipelines = {name: module.create_pipeline() for name, module in STAGES.items()}
-    # Everything for one export target (`--params target=...`); DVC runs the stages one by one instead.
+    # Everything for one export target (`--params target=...`). A bare `kedro run` is split by our CLI
+    # into one run per target (commands/run.py); DVC runs the stages one by one instead.
     pipelines["__default__"] = sum(pipelines.values(), Pipeline([]))
     return pipelines

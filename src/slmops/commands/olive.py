@@ -7,6 +7,7 @@ Each flag becomes a params.yaml override (`dvc exp run -S`), so the run is cache
 from __future__ import annotations
 
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -148,7 +149,7 @@ def run_experiment(overrides: dict[str, Any], name: str | None, runner: Callable
     command = ["dvc", "exp", "run"] + (["-n", name] if name else [])
     for key, value in overrides.items():
         command += ["-S", f"++{key}={hydra_value(value)}"]
-    click.echo("$ " + " ".join(command[:4] + ["..."]) + f"  ({len(overrides)} params.yaml overrides)", err=True)
+    click.echo("$ " + shlex.join(command), err=True)
     return runner(command, check=False).returncode
 
 

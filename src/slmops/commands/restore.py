@@ -4,7 +4,8 @@
 works). When the stage then fails, this brings the previous versions back: the hashes come from
 `dvc.lock`, the bytes from DVC's cache (`.dvc/cache/files/md5/ab/cdef...`; a folder is a `.dir`
 listing of its files). DVC's run-cache also commits `cache: false` outputs (metrics, plots) to that
-cache; when one is not there (a fresh clone), git's committed copy is used if its hash matches.
+cache; when one is not there (a fresh clone; the report stage, which DVC does not run-cache), git's committed
+copy is used (a file only if its hash matches).
 """
 
 from __future__ import annotations
@@ -66,10 +67,20 @@ def _restore_file(root: Path, cache: Path, path: str, md5: str) -> bool:
     return True
 
 
+def _git_dir(root: Path, path: str) -> bool:
+    """A `cache: false` folder DVC's run-cache did not keep (the report stage's): git's committed copy, if any."""
+    tracked = subprocess.run(["git", "ls-tree", "-d", "HEAD", path], cwd=root, capture_output=True, text=True,
+                             check=False)
+    if tracked.returncode or not tracked.stdout.strip():
+        return False
+    return subprocess.run(["git", "checkout", "HEAD", "--", path], cwd=root, capture_output=True,
+                          check=False).returncode == 0
+
+
 def _restore_dir(root: Path, cache: Path, path: str, md5: str) -> bool:
     listing = _object(cache, md5)
     if not listing.is_file():
-        return False
+        return _git_dir(root, path)
     entries = json.loads(listing.read_text(encoding="utf-8"))
     if not all(_object(cache, entry["md5"]).is_file() for entry in entries):
         return False

@@ -31,7 +31,7 @@ def _one_at_a_time(root: Path, space: SweepSpace, study: optuna.Study, metric: s
         click.echo(f"trial {trial.number}: {trial.params}", err=True)
         watch = PruningWatch(root, space.pruning, trial, time.time()) if space.pruning else None
         params_before = (root / "params.yaml").read_bytes()
-        outcome = run_watched(command, root, watch)
+        outcome = run_watched(command, root, watch, root / ".dvc/tmp/sweep" / f"{name}.log")
         if outcome.state is COMPLETE:
             study.tell(trial, read_metric(root, metric))
             continue

@@ -76,9 +76,12 @@ class PruningWatch:
         return False
 
 
-def run_watched(command: list[str], root: Path, watch: PruningWatch | None, poll_seconds: float = 1.0) -> Outcome:
-    """Run ``command``; if ``watch`` says prune, stop its whole process group (our `kedro run` restores outputs)."""
-    log = root / ".dvc/tmp/sweep-trial.log"
+def run_watched(command: list[str], root: Path, watch: PruningWatch | None, log: Path,
+                poll_seconds: float = 1.0) -> Outcome:
+    """Run ``command`` (output to ``log``); if ``watch`` says prune, stop its whole process group.
+
+    Our `kedro run` turns the SIGTERM into an interrupt and restores the stage's previous outputs.
+    """
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "w", encoding="utf-8") as out:
         process = subprocess.Popen(command, cwd=root, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
