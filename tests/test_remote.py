@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import copy_project
 from project import copy_of, reproduced_tiny_project, run
 
 from slmops.commands.remote import plugin_for
@@ -48,6 +49,7 @@ def test_each_kind_of_remote_names_its_plugin():
 
 
 def test_a_remote_without_its_plugin_says_what_to_install(tmp_path):
+    copy_project(tmp_path)  # project commands exist inside a project
     run(tmp_path, "git", "init", "-q")
     run(tmp_path, "dvc", "init", "-q")
     result = run(tmp_path, "slmops", "remote", "add", "s3://bucket/slmops", check=False)

@@ -1,8 +1,8 @@
 """`slmops sweep space.yaml`: Optuna searches params.yaml values; each trial is a DVC experiment.
 
-One at a time (`dvc exp run -S ...`, pruned from the train stage's intermediate validation loss), or
-`jobs: N` in the sweep file: each batch of N trials is queued (`dvc exp run --queue`) and run by
-`dvc queue start -j N` (no pruning then: the runs live in DVC's temporary folders).
+Trials run one at a time in the workspace (`dvc exp run -n <name> -S ...`), so the pruning watch can
+read the train stage's intermediate validation loss as it is written, and a trial that returns to a
+parameter set DVC has run restores from the run-cache.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import yaml
 
 from slmops.errors import SlmopsError
 from slmops.sweep.space import SweepSpace, default_metric, load_space
-from slmops.sweep.trials import PruningWatch, overrides, queued_metrics, read_metric, run_watched
+from slmops.sweep.trials import PruningWatch, overrides, read_metric, run_watched
 
 COMPLETE, PRUNED, FAIL = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED,
                           optuna.trial.TrialState.FAIL)
@@ -46,27 +46,6 @@ def _one_at_a_time(root: Path, space: SweepSpace, study: optuna.Study, metric: s
             raise SlmopsError(f"trial 0 failed ({' '.join(command[:5])} ...): see its output above")
 
 
-def _queued(root: Path, space: SweepSpace, study: optuna.Study, metric: str) -> None:
-    done = 0
-    while done < space.trials:
-        batch = [study.ask(space.distributions()) for _ in range(min(space.jobs, space.trials - done))]
-        names = {trial.number: f"{space.name}-{trial.number}" for trial in batch}
-        for trial in batch:
-            subprocess.run(["dvc", "exp", "run", "--queue", "-n", names[trial.number], *overrides(trial.params)],
-                           cwd=root, check=True, capture_output=True)
-        subprocess.run(["dvc", "queue", "start", "-j", str(space.jobs)], cwd=root, check=True, capture_output=True)
-        subprocess.run(["dvc", "queue", "logs", "-f", names[batch[-1].number]], cwd=root, check=False,
-                       capture_output=True)  # follows the last one until it ends
-        while "Running" in subprocess.run(["dvc", "queue", "status"], cwd=root, capture_output=True,
-                                          text=True).stdout:
-            time.sleep(2)
-        values = queued_metrics(root, list(names.values()), metric)
-        for trial in batch:
-            value = values.get(names[trial.number])
-            study.tell(trial, value) if value is not None else study.tell(trial, state=FAIL)
-        done += len(batch)
-
-
 def trials_table(study: optuna.Study, space: SweepSpace, metric: str) -> str:
     keys = list(space.params)
     header = ["experiment", "state", metric, *keys]
@@ -88,7 +67,7 @@ def sweep(space_file: Path) -> None:
         # Prune only where a trial reports intermediate values: a median of earlier trials at the same step.
         study = optuna.create_study(direction=space.objective.direction, sampler=space.sampler(),
                                     pruner=optuna.pruners.MedianPruner(n_startup_trials=1))
-        (_queued if space.jobs > 1 else _one_at_a_time)(root, space, study, metric)
+        _one_at_a_time(root, space, study, metric)
     except SlmopsError as error:
         click.secho(f"error: {error}", fg="red", err=True)
         raise SystemExit(2) from None

@@ -74,7 +74,6 @@ class SweepSpace(_Strict):
     strategy: Literal["grid", "random", "tpe"] = "tpe"
     trials: int = Field(10, ge=1)
     seed: int = 0
-    jobs: int = Field(1, ge=1)  # >1: trials are queued (`dvc exp run --queue`) and run by `dvc queue start -j N`
     name: str = "sweep"  # experiments are named <name>-<trial number>
     objective: Objective = Objective()
     pruning: Pruning | None = Pruning()

@@ -97,20 +97,3 @@ def run_watched(command: list[str], root: Path, watch: PruningWatch | None, log:
             time.sleep(poll_seconds)
     state = optuna.trial.TrialState.COMPLETE if process.returncode == 0 else optuna.trial.TrialState.FAIL
     return Outcome(state, log.read_text(encoding="utf-8"))
-
-
-def queued_metrics(root: Path, names: list[str], metric: str) -> dict[str, float | None]:
-    """The objective of each named experiment, from `dvc exp show --json` (queued runs live in DVC's refs)."""
-    shown = subprocess.run(["dvc", "exp", "show", "--json", "--no-pager"], cwd=root, capture_output=True, text=True,
-                           check=True)
-    path, _, key = metric.partition(":")
-    found: dict[str, float | None] = dict.fromkeys(names)
-    for baseline in json.loads(shown.stdout):
-        for experiment in baseline.get("experiments") or []:
-            for rev in experiment.get("revs") or []:
-                if rev.get("name") in found:
-                    value: Any = (((rev.get("data") or {}).get("metrics") or {}).get(path) or {}).get("data")
-                    for part in key.split("."):
-                        value = value.get(part) if isinstance(value, dict) else None
-                    found[rev["name"]] = float(value) if isinstance(value, int | float) else None
-    return found
