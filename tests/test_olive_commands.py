@@ -94,3 +94,18 @@ def test_optimize_refuses_an_adapter_it_did_not_train(tmp_path, monkeypatch):
     (tmp_path / "elsewhere/adapter_config.json").write_text("{}")
     result = CliRunner().invoke(commands.optimize, ["--adapter_path", "elsewhere", "--precision", "int4"])
     assert result.exit_code == 2 and "--adapter_path elsewhere: not the adapter this pipeline trained" in result.output
+
+
+def test_the_guide_commands_run_as_dvc_experiments(tmp_path, tmp_path_factory, tiny_model_dir, snips_rows):
+    from project import copy_of, reproduced_tiny_project, run
+
+    project = copy_of(reproduced_tiny_project(tmp_path_factory, tiny_model_dir, snips_rows), tmp_path / "p")
+    # The committed run's own values: DVC has run them, so this is quick, and still a named experiment.
+    run(project, "slmops", "finetune", "--method", "lora", "--seed", "42", "-o", "models/adapter", "-n", "olive-ft")
+    adapter = project / "models/adapter/adapter_config.json"
+    assert adapter.read_bytes() == (project / "data/06_models/adapter/adapter_config.json").read_bytes()
+    run(project, "slmops", "optimize", "--adapter_path", "models/adapter", "--device", "cpu", "--precision", "int4",
+        "-o", "models/int4", "-n", "olive-opt")
+    assert (project / "models/int4/model.onnx").is_file()
+    shown = run(project, "dvc", "exp", "show", "--no-pager", "--csv").stdout
+    assert "olive-ft" in shown and "olive-opt" in shown

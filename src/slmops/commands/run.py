@@ -87,11 +87,15 @@ def run_project(kedro_run: Callable[..., Any], root: Path, **kwargs: Any) -> Non
     except SlmopsError as error:
         click.secho(f"error: {error}", fg="red", err=True)
         sys.exit(2)
+    # Only runs of named pipelines (each DVC stage's) restore: a whole-pipeline run deletes nothing, every
+    # dataset writes atomically, and the stages it finished stay finished.
+    restore = bool(kwargs.get("pipelines") or kwargs.get("pipeline"))
     for one in runs:
         try:
             kedro_run(**one)
         except BaseException as error:
-            _restore(root, one)
+            if restore:
+                _restore(root, one)
             cause = _unwrap(error)
             if cause is None:
                 raise
@@ -100,7 +104,6 @@ def run_project(kedro_run: Callable[..., Any], root: Path, **kwargs: Any) -> Non
 
 
 def _restore(root: Path, kwargs: dict[str, Any]) -> None:
-    # Only runs of named pipelines: a whole-pipeline run deletes nothing and every dataset writes atomically.
     for stage in _stages(kwargs):
         try:
             restored, missing = restore_stage(root, stage)
