@@ -65,3 +65,47 @@ def edited_params(project: Path, changes: dict[str, object]):
         yield params
     finally:
         write_params(project, original)
+
+
+def tiny_rows(snips_rows: list[dict], per_label: int = 8) -> list[dict]:
+    """A few SNIPS rows per intent (8 x 7 = 56 by default), in a stable order."""
+    by_label: dict[str, list] = {}
+    for row in snips_rows:
+        by_label.setdefault(row["label"], []).append(row)
+    return [r for label in sorted(by_label) for r in by_label[label][:per_label]]
+
+
+_REPRODUCED: dict[str, Path] = {}
+
+
+def reproduced_tiny_project(tmp_path_factory, tiny_model_dir: Path, snips_rows: list[dict]) -> Path:
+    """A git + DVC project on the tiny model, `dvc repro` done and committed; built once per test session.
+
+    Tests that change it take their own copy with `copy_of(...)`.
+    """
+    import json
+    import shutil
+
+    from conftest import ROOT, copy_project
+
+    if "root" not in _REPRODUCED:
+        root = copy_project(tmp_path_factory.mktemp("reproduced"))
+        shutil.copy2(ROOT / ".gitignore", root / ".gitignore")
+        (root / "conf/local/.gitkeep").touch()
+        (root / "data/01_raw/tiny.jsonl").write_text("".join(json.dumps(r) + "\n" for r in tiny_rows(snips_rows)))
+        write_params(root, tiny_params(read_params(root), tiny_model_dir, "data/01_raw/tiny.jsonl"))
+        for command in (("git", "init", "-q", "-b", "main"), ("git", "config", "user.email", "t@example.com"),
+                        ("git", "config", "user.name", "test"), ("dvc", "init", "-q"),
+                        ("dvc", "config", "core.analytics", "false"), ("dvc", "repro"),
+                        ("git", "add", "-A"), ("git", "commit", "-qm", "tiny run")):
+            run(root, *command)
+        _REPRODUCED["root"] = root
+    return _REPRODUCED["root"]
+
+
+def copy_of(project: Path, destination: Path) -> Path:
+    """A full copy (git history, DVC cache, artifacts) to change freely."""
+    import shutil
+
+    shutil.copytree(project, destination, symlinks=True)
+    return destination

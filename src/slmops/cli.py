@@ -1,13 +1,20 @@
-"""Project CLI: Kedro's own `run`, with user errors printed as one line instead of a traceback."""
+"""Project CLI: Kedro's own `run`, wrapped (see commands/run.py), and slmops' own commands.
+
+Each command lives in its own module under `slmops.commands` and is registered here with one line.
+"""
 
 from __future__ import annotations
 
-import sys
+from pathlib import Path
 
 import click
 from kedro.framework.cli.project import run as kedro_run
 
-from slmops.errors import SlmopsError
+from slmops.commands.exp import exp
+from slmops.commands.finetune import finetune, optimize
+from slmops.commands.remote import remote
+from slmops.commands.run import run_project
+from slmops.commands.sweep import sweep
 
 
 @click.group(name="slmops")
@@ -16,16 +23,13 @@ def cli() -> None:
 
 
 def _run(**kwargs) -> None:  # noqa: ANN003 - same options as `kedro run`
-    try:
-        kedro_run.callback(**kwargs)
-    except Exception as error:  # Kedro wraps errors raised in nodes and datasets; unwrap ours
-        cause: BaseException | None = error
-        while cause is not None and not isinstance(cause, SlmopsError):
-            cause = cause.__cause__ or cause.__context__
-        if cause is None:
-            raise
-        click.secho(f"error: {cause}", fg="red", err=True)
-        sys.exit(2)
+    run_project(kedro_run.callback, Path.cwd(), **kwargs)
 
 
 cli.add_command(click.Command(name="run", callback=_run, params=kedro_run.params, help=kedro_run.help))
+cli.add_command(finetune)
+cli.add_command(optimize)
+cli.add_command(optimize, name="auto-opt")  # Olive < 0.13's name for `optimize`
+cli.add_command(sweep)
+cli.add_command(remote)
+cli.add_command(exp)

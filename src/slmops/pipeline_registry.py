@@ -18,6 +18,7 @@ def register_pipelines() -> dict[str, Pipeline]:
     names = STAGES if not requested or "__default__" in requested else [n for n in STAGES if n in requested]
     pipelines = {name: importlib.import_module(f"slmops.pipelines.{name}.pipeline").create_pipeline() for name in names}
     if len(names) == len(STAGES):
-        # Everything for one export target (`--params target=...`); DVC runs the stages one by one instead.
+        # Everything for one export target (`--params target=...`). A bare `kedro run` is split by our CLI
+        # into one run per target (commands/run.py); DVC runs the stages one by one instead.
         pipelines["__default__"] = sum(pipelines.values(), Pipeline([]))
     return pipelines

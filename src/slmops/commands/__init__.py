@@ -1,0 +1,1 @@
+"""slmops commands beyond `kedro run`: one module each, registered in slmops.cli."""

@@ -1,0 +1,59 @@
+"""`slmops remote add`: push after a run, clone elsewhere, pull, and nothing is left to reproduce."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import copy_project
+from project import copy_of, reproduced_tiny_project, run
+
+from slmops.commands.remote import plugin_for
+from slmops.errors import ConfigError
+
+
+def shared_project(tmp_path: Path, tmp_path_factory, tiny_model_dir, snips_rows) -> tuple[Path, Path]:
+    """A reproduced project whose default remote is a local folder, pushed and committed."""
+    origin = copy_of(reproduced_tiny_project(tmp_path_factory, tiny_model_dir, snips_rows), tmp_path / "origin")
+    storage = tmp_path / "storage"
+    result = run(origin, "slmops", "remote", "add", str(storage))
+    assert "default" in result.stdout
+    run(origin, "git", "commit", "-qam", "remote")
+    run(origin, "dvc", "push", "--run-cache")
+    return origin, storage
+
+
+def test_a_clone_pulls_everything_and_has_nothing_to_reproduce(tmp_path, tmp_path_factory, tiny_model_dir,
+                                                               snips_rows):
+    origin, storage = shared_project(tmp_path, tmp_path_factory, tiny_model_dir, snips_rows)
+    assert any(storage.rglob("*")), "dvc push wrote nothing"
+    clone = tmp_path / "clone"
+    run(tmp_path, "git", "clone", "-q", str(origin), str(clone))
+    assert not (clone / "data/06_models/merged_model").exists()
+    run(clone, "dvc", "pull")
+    assert (clone / "data/07_model_output/onnx/cpu-int4/model.onnx").is_file()
+    merged = "data/06_models/merged_model/model.safetensors"
+    assert (clone / merged).read_bytes() == (origin / merged).read_bytes()
+    assert "Data and pipelines are up to date" in run(clone, "dvc", "repro").stdout
+    if shutil.which("slmops") and "lineage" in run(clone, "slmops", "--help").stdout:
+        run(clone, "slmops", "lineage", "--verify")  # only where the lineage command exists
+
+
+def test_each_kind_of_remote_names_its_plugin():
+    assert plugin_for("/srv/dvc-store") is None and plugin_for("C:/dvc") is None
+    assert plugin_for("s3://bucket/slmops") == "dvc_s3" and plugin_for("ssh://host/srv/dvc") == "dvc_ssh"
+    assert plugin_for("gs://b/p") == "dvc_gs" and plugin_for("azure://container/p") == "dvc_azure"
+    with pytest.raises(ConfigError, match="unknown remote kind 'ftp://'"):
+        plugin_for("ftp://host/x")
+
+
+def test_a_remote_without_its_plugin_says_what_to_install(tmp_path):
+    copy_project(tmp_path)  # project commands exist inside a project
+    run(tmp_path, "git", "init", "-q")
+    run(tmp_path, "dvc", "init", "-q")
+    result = run(tmp_path, "slmops", "remote", "add", "s3://bucket/slmops", check=False)
+    if result.returncode == 0:
+        pytest.skip("dvc-s3 is installed here")
+    assert result.returncode == 2 and "pip install dvc-s3" in result.stderr
+    assert "storage" not in (tmp_path / ".dvc/config").read_text()
