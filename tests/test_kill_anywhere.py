@@ -56,13 +56,15 @@ def _outputs(project: Path) -> list[Path]:
     return paths
 
 
-def _content(path: Path) -> bytes:
+def _content(path: Path, project: Path) -> bytes:
+    # The adapter records the base model's absolute folder (base_model_name_or_path): compare it as
+    # <project>, since the reference and the killed run live in different folders.
     if path.name == "adapter_config.json":  # PEFT writes target_modules from a set: its order varies by process
         config = json.loads(path.read_text())
         config = {k: sorted(v) if isinstance(v, list) and all(isinstance(x, str) for x in v) else v
                   for k, v in config.items()}
-        return json.dumps(config, sort_keys=True).encode()
-    return path.read_bytes()
+        return json.dumps(config, sort_keys=True).encode().replace(str(project).encode(), b"<project>")
+    return path.read_bytes().replace(str(project).encode(), b"<project>")
 
 
 def _fingerprint(project: Path) -> dict[str, str]:
@@ -71,7 +73,7 @@ def _fingerprint(project: Path) -> dict[str, str]:
         for path in ([p for p in out.rglob("*") if p.is_file()] if out.is_dir() else [out] if out.exists() else []):
             name = str(path.relative_to(project))
             if not name.startswith(VARYING) and "/.tmp" not in name:
-                files[name] = hashlib.sha256(_content(path)).hexdigest()
+                files[name] = hashlib.sha256(_content(path, project)).hexdigest()
     return files
 
 
