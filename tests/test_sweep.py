@@ -12,7 +12,7 @@ import pytest
 from project import copy_of, reproduced_tiny_project, run
 
 from slmops.errors import ConfigError
-from slmops.sweep.space import load_space
+from slmops.sweep.space import Pruning, load_space
 from slmops.sweep.trials import PruningWatch, read_metric, run_watched
 
 
@@ -34,7 +34,10 @@ def test_any_number_in_any_metrics_file_is_an_objective(tmp_path):
 
 
 def test_pruning_reads_the_validation_loss_file_and_stops_the_run(tmp_path):
-    """A stand-in training run writes a worse loss each step than the finished trial did: it is stopped."""
+    """A stand-in training run writes a worse loss each step than the finished trial did: it is stopped.
+
+    The default pruning file is reports/plots/validation_loss.csv with columns step and loss.
+    """
     study = optuna.create_study(pruner=optuna.pruners.MedianPruner(n_startup_trials=1))
     good = study.ask()
     for step in range(1, 4):
@@ -50,16 +53,10 @@ def test_pruning_reads_the_validation_loss_file_and_stops_the_run(tmp_path):
     trial = study.ask()
     started = time.time()
     outcome = run_watched([sys.executable, "-c", writer], tmp_path,
-                          PruningWatch(tmp_path, load_space_default_pruning(), trial, started - 1),
+                          PruningWatch(tmp_path, Pruning(), trial, started - 1),
                           tmp_path / "trial.log", poll_seconds=0.1)
     assert outcome.state is optuna.trial.TrialState.PRUNED
     assert time.time() - started < 10, "the run was stopped, not waited for"
-
-
-def load_space_default_pruning():
-    from slmops.sweep.space import Pruning
-
-    return Pruning()  # reports/plots/validation_loss.csv, columns step and loss
 
 
 def test_three_trials_on_the_tiny_model_and_a_repeat_restores_from_the_run_cache(tmp_path, tmp_path_factory,

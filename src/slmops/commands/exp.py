@@ -33,7 +33,7 @@ def key_figures_first(table: str) -> list[list[str]]:
             if name == column or name.endswith(":" + column):
                 order.append(i)
                 headings[i] = heading + (f" ({name.split(':')[0].rsplit('/', 1)[-1]})" if ":" in name else "")
-    order += [i for i, name in enumerate(header) if i not in order and name != "Created"]
+    order += [i for i, name in enumerate(header) if i not in order and name not in ("Created", "typ", "parent")]
     out = [[headings.get(i, header[i]) for i in order]]
     return out + [[row[i] if i < len(row) else "" for i in order] for row in rows[1:]]
 
