@@ -30,12 +30,16 @@ def _by_length(tokenizer: Any, prompts: list[str]) -> list[int]:
     return sorted(range(len(prompts)), key=lambda i: lengths[i])
 
 
-def _row_result(tokenizer: Any, ids: list[int], stops: set[int], stop_strings: list[str]) -> Generation:
+def _row_result(tokenizer: Any, ids: list[int], stops: set[int], stop_strings: list[str], limit: int) -> Generation:
     ended_at = next((i for i, token in enumerate(ids) if token in stops), None)
     kept = ids if ended_at is None else ids[: ended_at + 1]
+    while kept and ended_at is None and kept[-1] == tokenizer.pad_token_id:  # a batch pads rows that stopped early
+        kept = kept[:-1]
     decoded = tokenizer.decode(kept, skip_special_tokens=True)
     text = cut_at_stop_strings(decoded, stop_strings)
-    return Generation(text=text, new_tokens=len(kept), truncated=ended_at is None and text == decoded)
+    # A stop string may also end within the prompt's last characters: transformers then stops early too.
+    truncated = ended_at is None and text == decoded and len(kept) >= limit
+    return Generation(text=text, new_tokens=len(kept), truncated=truncated)
 
 
 def generate_answers(bundle: Any, prompts: list[str], max_new_tokens: int, batch_size: int,
@@ -59,7 +63,7 @@ def generate_answers(bundle: Any, prompts: list[str], max_new_tokens: int, batch
             generated = model.generate(**encoded, **options)
         new_tokens = generated[:, encoded["input_ids"].shape[1]:].tolist()
         for row, ids in zip(rows, new_tokens):
-            results[row] = _row_result(tokenizer, ids, set(stops), list(settings.stop_strings))
+            results[row] = _row_result(tokenizer, ids, set(stops), list(settings.stop_strings), max_new_tokens)
     return [r for r in results if r is not None]
 
 

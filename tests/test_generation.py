@@ -1,0 +1,63 @@
+"""Batched generation with the evaluate settings, on the tiny random Llama with the real tokenizer."""
+
+from __future__ import annotations
+
+import pytest
+
+from slmops.config import GenerationParams
+from slmops.errors import ConfigError
+from slmops.modeling.generation import generate_answers
+from slmops.modeling.generation_settings import genai_search_options, hf_generate_kwargs
+from slmops.pipelines.evaluate.prompts import with_label_list
+
+PROMPTS = [f"<|im_start|>user\n{text}<|im_end|>\n<|im_start|>assistant\n"
+           for text in ("play some jazz", "will it rain tomorrow in the city of Paris", "book a table", "hi")]
+
+
+def test_batched_answers_equal_one_at_a_time_and_are_cut_off_at_the_limit(tiny_bundle):
+    batched = generate_answers(tiny_bundle, PROMPTS, max_new_tokens=6, batch_size=4)
+    single = [generate_answers(tiny_bundle, [p], max_new_tokens=6, batch_size=1)[0] for p in PROMPTS]
+    assert [g.text for g in batched] == [g.text for g in single]  # order kept despite sorting by length
+    # A random model rarely says end-of-turn within 6 tokens: those rows ran into the limit.
+    assert all(g.truncated == (g.new_tokens == 6) for g in batched)
+
+
+def test_stop_strings_end_the_answer_and_it_is_not_truncated(tiny_bundle):
+    prompt = ["Summarize: the cat sat on the mat"]  # the random model answers " mat mat mat ..."
+    free = generate_answers(tiny_bundle, prompt, max_new_tokens=8, batch_size=1)[0]
+    assert free.text.startswith(" mat mat") and free.truncated
+    cut = generate_answers(tiny_bundle, prompt, 8, 1, GenerationParams(stop_strings=["t m"]))[0]
+    # transformers also matches a stop string that begins in the prompt ("mat" + " mat"): it stops at once.
+    assert free.text.startswith(cut.text) and "t m" not in cut.text
+    assert cut.new_tokens < 8 and not cut.truncated
+
+
+def test_sampling_is_reproducible_with_its_seed(tiny_bundle):
+    def sample(seed: int) -> list[str]:
+        settings = GenerationParams(do_sample=True, seed=seed, temperature=1.5, top_k=0)
+        return [g.text for g in generate_answers(tiny_bundle, PROMPTS, 8, 4, settings)]
+
+    assert sample(1) == sample(1) and sample(1) != sample(2)
+
+
+def test_the_same_settings_reach_both_engines(smollm2_tokenizer):
+    settings = GenerationParams(do_sample=True, seed=7, temperature=0.7, top_p=0.9, top_k=40,
+                                repetition_penalty=1.2, no_repeat_ngram_size=3, stop_strings=["###"])
+    hf = hf_generate_kwargs(settings, smollm2_tokenizer, 12, [2])
+    genai = genai_search_options(settings, max_length=140)
+    shared = {"do_sample": True, "temperature": 0.7, "top_p": 0.9, "top_k": 40, "repetition_penalty": 1.2,
+              "no_repeat_ngram_size": 3}
+    assert shared.items() <= hf.items() and shared.items() <= genai.items()
+    assert hf["max_new_tokens"] == 12 and hf["stop_strings"] == ["###"] and hf["eos_token_id"] == [2]
+    assert genai["max_length"] == 140 and genai["random_seed"] == 7
+    greedy = genai_search_options(GenerationParams(), max_length=20)
+    assert greedy["do_sample"] is False and "temperature" not in greedy
+
+
+def test_label_list_goes_right_after_the_users_text():
+    example = {"id": "r1", "input": "play jazz", "prompt": "<|im_start|>user\nplay jazz<|im_end|>\n<|im_start|>assistant\n"}
+    prompt = with_label_list(example, ["GetWeather", "PlayMusic"])
+    assert prompt == ("<|im_start|>user\nplay jazz\n\nAnswer with exactly one of these labels: GetWeather, "
+                      "PlayMusic.<|im_end|>\n<|im_start|>assistant\n")
+    with pytest.raises(ConfigError, match="base_with_label_list"):
+        with_label_list(dict(example, input="not in the prompt"), ["A"])
