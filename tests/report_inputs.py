@@ -41,8 +41,8 @@ def generations(right: int, wrong_answer: str) -> list[str]:
     return [label if i < right else wrong_answer for label in LABELS for i in range(10)]
 
 
-def evaluation(tuned_right: int = 9) -> dict[str, Any]:
-    """eval.json as the evaluate node writes it, from scored fake generations."""
+def evaluation(tuned_right: int = 9) -> tuple[dict[str, Any], dict[str, Any]]:
+    """eval.json and eval_details.json as the evaluate node writes them, from scored fake generations."""
     spec = TaskSpec(kind="classification", labels=tuple(LABELS))
     refs = references()
     nll = [(0.5 * (i % 3), 2) for i in range(len(refs))]
@@ -50,12 +50,14 @@ def evaluation(tuned_right: int = 9) -> dict[str, Any]:
             "base_with_label_list": score_predictions(generations(4, "PlayMusic"), refs, spec),
             "tuned": score_predictions(generations(tuned_right, "GetWeather\nmaybe"), refs, spec,
                                        completion_nll=[(0.01, 2)] * len(refs))}
-    return {
+    metrics = {
         "rows": len(refs), "task": "classification", "labels": LABELS, "answer_pattern": None,
         **{name: dict(s.metrics, seconds=5.0) for name, s in runs.items()},
         "delta": delta(runs["tuned"].metrics, runs["base"].metrics),
         "intervals": {**{name: s.intervals for name, s in runs.items()},
                       "delta": difference_intervals(runs["tuned"], runs["base"], len(refs))},
+    }
+    return metrics, {
         "bootstrap": {"resamples": 1000, "seed": 0, "level": 0.95},
         "generation": {"max_new_tokens": 12, "do_sample": False},
         "methods": {"f1": "macro-F1 (scikit-learn)", "accuracy": "share of rows right"},
@@ -65,7 +67,7 @@ def evaluation(tuned_right: int = 9) -> dict[str, Any]:
 
 
 def make_inputs(tuned_right: int = 9) -> dict[str, Any]:
-    eval_metrics = evaluation(tuned_right)
+    eval_metrics, eval_details = evaluation(tuned_right)
     onnx = {k: v - 0.01 for k, v in eval_metrics["tuned"].items() if k in ("f1", "accuracy")}
     return {
         "parameters": make_parameters(),
@@ -76,6 +78,7 @@ def make_inputs(tuned_right: int = 9) -> dict[str, Any]:
                           "labels": {"train": {label: 130 for label in LABELS},
                                      "validation": {label: 10 for label in LABELS}, "test": {}}},
         "eval_metrics": eval_metrics,
+        "eval_details": eval_details,
         "eval_samples": {"samples": [
             {"id": "ab12", "input": "play some jazz | loud", "reference": "PlayMusic",
              "base": "Sure! " + "I would love to help you with that request. " * 6, "tuned": "PlayMusic"},
@@ -130,6 +133,7 @@ def as_generation_task(inputs: dict[str, Any]) -> dict[str, Any]:
     inputs["eval_metrics"] = {"rows": 2, "task": "generation", "labels": [], "base": base.metrics,
                               "tuned": tuned.metrics, "delta": delta(tuned.metrics, base.metrics),
                               "intervals": {"base": base.intervals, "tuned": tuned.intervals}}
+    inputs["eval_details"] = {}
     inputs["all_export_metrics"], inputs["dvc_lock"] = {}, {}
     inputs["code_revision"] = {"commit": None, "dirty": None}
     return inputs

@@ -11,15 +11,15 @@ from slmops.modeling.generation_settings import genai_search_options, hf_generat
 from slmops.pipelines.evaluate.prompts import with_label_list
 
 PROMPTS = [f"<|im_start|>user\n{text}<|im_end|>\n<|im_start|>assistant\n"
-           for text in ("play some jazz", "will it rain tomorrow in the city of Paris", "book a table", "hi")]
+           for text in ("play some jazz", "will it rain tomorrow in the city of Paris", "hi")]
 
 
 def test_batched_answers_equal_one_at_a_time_and_are_cut_off_at_the_limit(tiny_bundle):
-    batched = generate_answers(tiny_bundle, PROMPTS, max_new_tokens=6, batch_size=4)
-    single = [generate_answers(tiny_bundle, [p], max_new_tokens=6, batch_size=1)[0] for p in PROMPTS]
+    batched = generate_answers(tiny_bundle, PROMPTS, max_new_tokens=5, batch_size=3)
+    single = [generate_answers(tiny_bundle, [p], max_new_tokens=5, batch_size=1)[0] for p in PROMPTS]
     assert [g.text for g in batched] == [g.text for g in single]  # order kept despite sorting by length
     # A random model rarely says end-of-turn within 6 tokens: those rows ran into the limit.
-    assert all(g.truncated == (g.new_tokens == 6) for g in batched)
+    assert all(g.truncated == (g.new_tokens == 5) for g in batched)
 
 
 def test_stop_strings_end_the_answer_and_it_is_not_truncated(tiny_bundle):
@@ -35,7 +35,7 @@ def test_stop_strings_end_the_answer_and_it_is_not_truncated(tiny_bundle):
 def test_sampling_is_reproducible_with_its_seed(tiny_bundle):
     def sample(seed: int) -> list[str]:
         settings = GenerationParams(do_sample=True, seed=seed, temperature=1.5, top_k=0)
-        return [g.text for g in generate_answers(tiny_bundle, PROMPTS, 8, 4, settings)]
+        return [g.text for g in generate_answers(tiny_bundle, PROMPTS[:2], 6, 2, settings)]
 
     assert sample(1) == sample(1) and sample(1) != sample(2)
 

@@ -26,8 +26,8 @@ from slmops.pipelines.report.plots import plot_report_figures
 
 
 def figures_for(inputs, validation=None):
-    return plot_report_figures(make_loss_history(), validation, inputs["eval_metrics"], make_predictions(),
-                               inputs["all_export_metrics"])
+    return plot_report_figures(make_loss_history(), validation, inputs["eval_metrics"], inputs["eval_details"],
+                               make_predictions(), inputs["all_export_metrics"])
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +92,7 @@ def test_poor_quality_gets_advice_grounded_in_its_numbers() -> None:
 
 def test_generation_task_reports_its_own_metrics_and_skips_what_is_missing() -> None:
     inputs = as_generation_task(make_inputs())
-    figures = plot_report_figures(make_loss_history(), None, inputs["eval_metrics"], [], {})
+    figures = plot_report_figures(make_loss_history(), None, inputs["eval_metrics"], {}, [], {})
     assert set(figures) == {"loss_curve.png", "quality.png"}
     markdown, html = render_report(**inputs, report_plots=figures)
     for name in ("| Token F1 |", "| ROUGE-L |", "| Repetitive answers (lower is better) | 0.000", "| Exact match |",
@@ -107,9 +107,9 @@ def test_generation_task_reports_its_own_metrics_and_skips_what_is_missing() -> 
 
 def test_missing_inputs_are_skipped_sections_not_crashes() -> None:
     inputs = make_inputs()
-    empty = dict(inputs, train_metrics={}, split_summary={}, eval_metrics={}, eval_samples={}, all_export_metrics={},
-                 dvc_lock={}, code_revision={})
-    figures = plot_report_figures(None, None, {}, [], {})
+    empty = dict(inputs, train_metrics={}, split_summary={}, eval_metrics={}, eval_details={}, eval_samples={},
+                 all_export_metrics={}, dvc_lock={}, code_revision={})
+    figures = plot_report_figures(None, None, {}, {}, [], {})
     markdown, html = render_report(**empty, report_plots=figures)
     assert "No evaluation has been recorded yet" in markdown and "No samples were recorded" in markdown
     assert "No training loss was logged" in markdown and "<h1>" in html
@@ -158,6 +158,6 @@ def test_dvc_hash_reads_dvc3_and_older_lock_entries() -> None:
 def test_create_pipeline_reads_and_writes_the_catalog_names() -> None:
     pipeline = create_pipeline()
     assert pipeline.inputs() == {"parameters", "train_metrics", "loss_history", "report_validation_loss",
-                                 "split_summary", "eval_metrics", "eval_samples", "predictions", "all_export_metrics",
+                                 "split_summary", "eval_metrics", "eval_details", "eval_samples", "predictions", "all_export_metrics",
                                  "dvc_lock", "code_revision"}
     assert pipeline.outputs() == {"report_markdown", "report_html"}

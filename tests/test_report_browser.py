@@ -36,7 +36,7 @@ def chromium() -> str:
 def test_report_loads_offline_without_errors_and_draws_every_image(tmp_path, chromium) -> None:
     inputs = make_inputs(tuned_right=5)  # poor quality: every section, advice included
     figures = plot_report_figures(make_loss_history(), make_validation_history(), inputs["eval_metrics"],
-                                  make_predictions(), inputs["all_export_metrics"])
+                                  inputs["eval_details"], make_predictions(), inputs["all_export_metrics"])
     _, html = render_report(**inputs, report_plots=figures, validation_loss_history=make_validation_history())
     page = tmp_path / "report.html"
     page.write_text(html, encoding="utf-8")

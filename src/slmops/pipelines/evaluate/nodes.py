@@ -80,14 +80,19 @@ def token_lengths(bundle: ModelBundle, rows: list[dict[str, Any]]) -> list[tuple
 
 
 def evaluate_models(base_model: ModelBundle, merged_model: ModelBundle, validation_examples: list[dict[str, Any]],
-                    evaluate_params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
-    """Return metrics (each model, delta, intervals, per class), a few samples, and every row's answers."""
+                    evaluate_params: dict[str, Any]
+                    ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
+    """Return metrics (each model, delta, 95% intervals), details (per class, confusion, how each metric
+    is computed), a few samples, and every row's answers.
+
+    The metrics file stays flat numbers (and interval lists, which ``dvc metrics show`` skips) so it
+    reads as a table; what is per label or descriptive goes to the details file.
+    """
     params: EvaluateParams = parse(EvaluateParams, evaluate_params, "evaluate")
     rows = evaluation_rows(validation_examples, params)
     spec = task_spec(rows, params.task, params.answer_pattern, params.generation.stop_strings)
     runs = _runs(base_model, merged_model, rows, spec, params)
     (base, _), (tuned, _) = runs[BASE], runs[TUNED]
-    reported = {name for scores, _ in runs.values() for name in scores.metrics}
     metrics: dict[str, Any] = {
         "rows": len(rows), "task": spec.kind, "labels": list(spec.labels), "answer_pattern": spec.answer_pattern,
         **{name: scores.metrics for name, (scores, _) in runs.items()},
@@ -95,17 +100,20 @@ def evaluate_models(base_model: ModelBundle, merged_model: ModelBundle, validati
         "intervals": {**{name: scores.intervals for name, (scores, _) in runs.items()},
                       "delta": difference_intervals(tuned, base, len(rows), params.bootstrap_resamples,
                                                     params.bootstrap_seed)},
+    }
+    reported = {name for scores, _ in runs.values() for name in scores.metrics}
+    details: dict[str, Any] = {
+        "methods": {name: text for name, text in METHODS.items() if name in reported},
         "bootstrap": {"resamples": params.bootstrap_resamples, "seed": params.bootstrap_seed, "level": 0.95},
         "generation": {"max_new_tokens": params.max_new_tokens, **params.generation.model_dump()},
-        "methods": {name: text for name, text in METHODS.items() if name in reported},
     }
     if spec.kind == "classification":
-        metrics["per_class"] = {name: scores.per_class for name, (scores, _) in runs.items()}
-        metrics["confusion"] = {name: scores.confusion for name, (scores, _) in runs.items()}
+        details["per_class"] = {name: scores.per_class for name, (scores, _) in runs.items()}
+        details["confusion"] = {name: scores.confusion for name, (scores, _) in runs.items()}
     references = references_of(rows)
     lengths = token_lengths(merged_model, rows)
     predictions = [_row_record(e, references[i], runs, i, lengths[i]) for i, e in enumerate(rows)]
     samples = {"samples": [{"id": p["id"], "input": e["input"], "reference": p["reference"],
                             **{name: p[name] for name in runs}}
                            for e, p in list(zip(rows, predictions))[: params.sample_count]]}
-    return metrics, samples, predictions
+    return metrics, details, samples, predictions

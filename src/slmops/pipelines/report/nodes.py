@@ -129,12 +129,13 @@ def _summary(params: Params, train_metrics: dict[str, Any], eval_metrics: dict[s
 
 
 def report_context(parameters: dict[str, Any], train_metrics: dict[str, Any], split_summary: dict[str, Any],
-                   eval_metrics: dict[str, Any], eval_samples: dict[str, Any], all_export_metrics: dict[str, Any],
-                   dvc_lock: dict[str, Any], code_revision: dict[str, Any], report_plots: dict[str, bytes],
-                   validation_loss_history: pd.DataFrame | None = None) -> dict[str, Any]:
+                   eval_metrics: dict[str, Any], eval_details: dict[str, Any], eval_samples: dict[str, Any],
+                   all_export_metrics: dict[str, Any], dvc_lock: dict[str, Any], code_revision: dict[str, Any],
+                   report_plots: dict[str, bytes], validation_loss_history: pd.DataFrame | None = None
+                   ) -> dict[str, Any]:
     params = validate_params(parameters)
     train_metrics, split_summary = train_metrics or {}, split_summary or {}
-    eval_metrics, exports = eval_metrics or {}, all_export_metrics or {}
+    eval_metrics, exports = {**(eval_metrics or {}), **(eval_details or {})}, all_export_metrics or {}
     sections = {key: value for key, value in parameters.items() if key not in RUNTIME_KEYS}
     first = next(iter(exports.values()), {}).get("decode") or {}
     text = yaml.safe_dump(sections, sort_keys=False, allow_unicode=True, width=100)
@@ -154,11 +155,12 @@ def report_context(parameters: dict[str, Any], train_metrics: dict[str, Any], sp
 
 
 def render_report(parameters: dict[str, Any], train_metrics: dict[str, Any], split_summary: dict[str, Any],
-                  eval_metrics: dict[str, Any], eval_samples: dict[str, Any], all_export_metrics: dict[str, Any],
-                  dvc_lock: dict[str, Any], code_revision: dict[str, Any], report_plots: dict[str, bytes],
-                  validation_loss_history: pd.DataFrame | None = None) -> tuple[str, str]:
+                  eval_metrics: dict[str, Any], eval_details: dict[str, Any], eval_samples: dict[str, Any],
+                  all_export_metrics: dict[str, Any], dvc_lock: dict[str, Any], code_revision: dict[str, Any],
+                  report_plots: dict[str, bytes], validation_loss_history: pd.DataFrame | None = None
+                  ) -> tuple[str, str]:
     """The report as Markdown (figures linked from figures/) and as one self-contained HTML page."""
-    context = report_context(parameters, train_metrics, split_summary, eval_metrics, eval_samples,
+    context = report_context(parameters, train_metrics, split_summary, eval_metrics, eval_details, eval_samples,
                              all_export_metrics, dvc_lock, code_revision, report_plots, validation_loss_history)
     markdown = render_markdown(context)
     return markdown, render_html(markdown, context["title"], report_plots)

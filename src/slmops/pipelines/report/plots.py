@@ -206,11 +206,13 @@ def plot_report_figures(
     loss_history: pd.DataFrame,
     validation_loss_history: pd.DataFrame | None,
     eval_metrics: dict[str, Any],
+    eval_details: dict[str, Any],
     predictions: list[dict[str, Any]],
     all_export_metrics: dict[str, dict[str, Any]],
 ) -> dict[str, bytes]:
     """Every figure this run has data for, keyed by file name (a node: PNG bytes, no file I/O)."""
     all_export_metrics = all_export_metrics or {}
+    eval_metrics = {**(eval_metrics or {}), **(eval_details or {})}
     confusion = ((eval_metrics.get("confusion") or {}).get("tuned") or {}) if is_classification(eval_metrics) else {}
     figures: dict[str, bytes | None] = {
         LOSS_CURVE: plot_loss_curve(loss_history, validation_loss_history),
