@@ -79,6 +79,7 @@ def main() -> None:
         started = time.perf_counter()
         answers["slmops"] = [g.text for g in generate_answers(bundle, prompts, args.max_new_tokens, args.batch_size)]
         timings["slmops"].append(time.perf_counter() - started)
+        print(f"round: plain {timings['plain'][-1]:.1f} s, slmops {timings['slmops'][-1]:.1f} s", file=sys.stderr)
     agree = sum(a.strip() == b.strip() for a, b in zip(answers["plain"], answers["slmops"])) / len(prompts)
     plain_rate = len(prompts) * args.rounds / sum(timings["plain"])
     print(f"{len(prompts)} rows, max_new_tokens {args.max_new_tokens}, greedy, {args.rounds} rounds alternating "

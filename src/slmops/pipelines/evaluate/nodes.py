@@ -72,6 +72,12 @@ def _row_record(example: dict[str, Any], reference: str, runs: dict[str, tuple[S
     return record
 
 
+def sample_indices(rows: int, count: int) -> list[int]:
+    """Evenly spaced rows: validation rows come grouped by label, so the first few would all share one."""
+    count = min(count, rows)
+    return sorted({i * rows // count for i in range(count)}) if count else []
+
+
 def token_lengths(bundle: ModelBundle, rows: list[dict[str, Any]]) -> list[tuple[int, int]]:
     tokenizer = bundle.tokenizer
     prompts = tokenizer([e["prompt"] for e in rows], add_special_tokens=True)["input_ids"]
@@ -113,7 +119,8 @@ def evaluate_models(base_model: ModelBundle, merged_model: ModelBundle, validati
     references = references_of(rows)
     lengths = token_lengths(merged_model, rows)
     predictions = [_row_record(e, references[i], runs, i, lengths[i]) for i, e in enumerate(rows)]
-    samples = {"samples": [{"id": p["id"], "input": e["input"], "reference": p["reference"],
-                            **{name: p[name] for name in runs}}
-                           for e, p in list(zip(rows, predictions))[: params.sample_count]]}
+    picked = sample_indices(len(rows), params.sample_count)
+    samples = {"samples": [{"id": predictions[i]["id"], "input": rows[i]["input"],
+                            "reference": predictions[i]["reference"], **{name: predictions[i][name] for name in runs}}
+                           for i in picked]}
     return metrics, details, samples, predictions
