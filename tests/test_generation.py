@@ -61,3 +61,32 @@ def test_label_list_goes_right_after_the_users_text():
                       "PlayMusic.<|im_end|>\n<|im_start|>assistant\n")
     with pytest.raises(ConfigError, match="base_with_label_list"):
         with_label_list(dict(example, input="not in the prompt"), ["A"])
+
+
+def test_onnx_and_pytorch_generate_alike_with_the_same_settings(tmp_path, tiny_model_dir):
+    """Greedy answers with a repetition penalty and a no-repeat n-gram size match token for token.
+
+    (Sampling is reproducible on each engine with its seed, but the engines draw differently.)
+    """
+    import onnxruntime_genai as og
+
+    from slmops.datasets import StagedFolderDataset
+    from slmops.modeling.bundle import ModelBundle
+    from slmops.pipelines.export.nodes import build_onnx_model
+
+    targets = {"targets": ["cpu-fp32"], "target_options": {"cpu-fp32": {"precision": "fp32", "execution_provider": "cpu"}}}
+    bundle = ModelBundle(path=tiny_model_dir)
+    StagedFolderDataset(str(tmp_path / "onnx")).save(build_onnx_model(bundle, targets, "cpu-fp32"))
+    model, prompt = og.Model(str(tmp_path / "onnx")), "Summarize: the cat sat on the mat"
+    ids = bundle.tokenizer(prompt)["input_ids"]
+    for settings in (GenerationParams(repetition_penalty=1.3), GenerationParams(no_repeat_ngram_size=2)):
+        params = og.GeneratorParams(model)
+        params.set_search_options(**genai_search_options(settings, max_length=len(ids) + 8))
+        generator = og.Generator(model, params)
+        generator.append_tokens(ids)
+        while not generator.is_done():
+            generator.generate_next_token()
+        onnx = bundle.tokenizer.decode(list(generator.get_sequence(0))[len(ids):], skip_special_tokens=True)
+        del generator
+        pytorch = generate_answers(bundle, [prompt], 8, 1, settings)[0].text
+        assert onnx == pytorch and not pytorch.startswith(" mat mat")  # the settings changed the answer
