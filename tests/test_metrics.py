@@ -2,126 +2,125 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
-from slmops.metrics import canonical_label, normalize_prediction, score_generations, token_f1
+from slmops.metrics import (
+    TaskSpec,
+    canonical_label,
+    cut_at_stop_strings,
+    first_line,
+    is_repetitive,
+    score_generations,
+    score_predictions,
+    task_spec,
+    token_f1,
+)
+from slmops.errors import ConfigError
 
-LABELS = ["AddToPlaylist", "GetWeather", "PlayMusic"]
+LABELS = ("AddToPlaylist", "GetWeather", "PlayMusic")
+CLASSIFY = TaskSpec(kind="classification", labels=LABELS)
+GENERATE = TaskSpec(kind="generation")
+GSM8K = TaskSpec(kind="generation", answer_pattern=r"####\s*(\S+)")
 
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [
-        ("PlayMusic", "PlayMusic"),
-        ("  PlayMusic  \n", "PlayMusic"),
-        ("\n\n  \nGetWeather\nbecause it asks about rain", "GetWeather"),
-        ('"PlayMusic"', "PlayMusic"),
-        ("'PlayMusic'", "PlayMusic"),
-        ("`PlayMusic`", "PlayMusic"),
-        ("PlayMusic.", "PlayMusic"),
-        ("PlayMusic!", "PlayMusic"),
-        ('"It will rain."', "It will rain"),
-        ("Dr. Who is on.", "Dr. Who is on"),  # only the final period goes
-        ("", ""),
-        ("   \n\t\n", ""),
-    ],
+    [("  PlayMusic  \n", "PlayMusic"), ("\n\n  \nGetWeather\nbecause it asks about rain", "GetWeather"),
+     ('"PlayMusic".', "PlayMusic"), ("`PlayMusic`", "PlayMusic"), ("Dr. Who is on.", "Dr. Who is on"),
+     ("   \n\t\n", "")],
 )
-def test_normalize_prediction(raw, expected):
-    assert normalize_prediction(raw) == expected
+def test_first_line_trims_a_label(raw, expected):
+    assert first_line(raw) == expected
 
 
-def test_normalize_prediction_quoted_then_period():
-    assert normalize_prediction('"PlayMusic".') == "PlayMusic"
+def test_stop_strings_cut_at_the_earliest_one():
+    assert cut_at_stop_strings("answer\nUser: more\n###", ["###", "\nUser:"]) == "answer"
+    assert cut_at_stop_strings("no stop here", ["###"]) == "no stop here"
 
 
-def test_canonical_label_maps_case_and_leaves_others():
-    assert canonical_label("playmusic", LABELS) == "PlayMusic"
-    assert canonical_label("GETWEATHER", LABELS) == "GetWeather"
-    assert canonical_label("Play Music", LABELS) == "Play Music"
-
-
-def test_perfect_label_predictions_score_one():
-    references = ["PlayMusic", "GetWeather", "AddToPlaylist", "PlayMusic"]
-    scores = score_generations(list(references), references, LABELS)
-    assert scores == {"rouge1": 1.0, "rouge2": 0.0, "rougeL": 1.0, "exact_match": 1.0, "f1": 1.0}
-
-
-def test_macro_f1_hand_computed():
-    references = ["A", "A", "B", "B"]
-    predictions = ["A", "B", "B", "B"]
+def test_classification_hand_computed():
     # A: tp 1, fp 0, fn 1 -> P 1, R 1/2, F1 2/3.   B: tp 2, fp 1, fn 0 -> P 2/3, R 1, F1 4/5.
-    expected = round((2 / 3 + 4 / 5) / 2, 4)  # 0.7333
-    scores = score_generations(predictions, references, ["A", "B"])
-    assert scores["f1"] == pytest.approx(expected)
-    assert scores["exact_match"] == 0.75
+    spec = TaskSpec(kind="classification", labels=("A", "B"))
+    scores = score_predictions(["A", "B", "B", "B"], ["A", "A", "B", "B"], spec).metrics
+    assert scores["accuracy"] == 0.75
+    assert scores["f1"] == pytest.approx(round((2 / 3 + 4 / 5) / 2, 4))
+    assert scores["macro_precision"] == pytest.approx(round((1 + 2 / 3) / 2, 4))
+    assert scores["macro_recall"] == 0.75 and scores["unknown_label_share"] == 0.0
+    assert "rouge1" not in scores  # a label is not a summary
+
+
+def test_classification_keeps_the_first_line_only_and_counts_unknown_answers():
+    references = ["PlayMusic", "GetWeather", "AddToPlaylist", "PlayMusic"]
+    generations = ["playmusic", '"GETWEATHER"\nbecause it asks about rain', "addtoplaylist.", "Sure! I can play it"]
+    scores = score_predictions(generations, references, CLASSIFY)
+    assert scores.answers == ["playmusic", "GETWEATHER", "addtoplaylist", "Sure! I can play it"]
+    assert scores.metrics["accuracy"] == 0.75 and scores.metrics["unknown_label_share"] == 0.25
+    # PlayMusic: tp 1, fn 1 -> P 1, R 1/2.  The other two: perfect.
+    assert scores.per_class["PlayMusic"] == {"precision": 1.0, "recall": 0.5, "f1": 0.6667, "support": 2}
+    assert scores.per_class["GetWeather"]["f1"] == 1.0
+    assert scores.confusion["labels"][-1] == "(other)"
+    assert scores.confusion["counts"][LABELS.index("PlayMusic")] == [0, 0, 1, 1]
 
 
 def test_macro_f1_averages_over_every_given_label():
-    # Label C never occurs: zero_division=0 gives it F1 0, so the macro mean is over three labels.
-    scores = score_generations(["A", "B"], ["A", "B"], ["A", "B", "C"])
+    scores = score_generations(["A", "B"], ["A", "B"], ["A", "B", "C"])  # C never occurs: its F1 is 0
     assert scores["f1"] == pytest.approx(round(2 / 3, 4))
 
 
-def test_label_match_ignores_case_and_normalizes_first():
-    references = ["PlayMusic", "GetWeather", "AddToPlaylist"]
-    predictions = ["playmusic", '"GETWEATHER"\nsecond line', "addtoplaylist."]
-    scores = score_generations(predictions, references, LABELS)
-    assert scores["f1"] == 1.0
-    assert scores["exact_match"] == 1.0
+def test_token_f1_is_squad_style_and_differs_from_rouge1():
+    # Articles and punctuation go: "cat sat" vs "cat sat on mat" -> P 1, R 1/2 -> 2/3.
+    assert token_f1("The cat sat.", "the cat sat on a mat") == pytest.approx(2 / 3)
+    assert token_f1("a a a", "a") == 1.0  # only articles on both sides: both empty
+    assert token_f1("dog dog dog", "dog") == pytest.approx(0.5)  # P 1/3, R 1
+    assert token_f1("", "cat") == 0.0
+    # "the cats" vs "a cat": token F1 0 (no stemming, articles dropped); ROUGE-1 stems cats -> cat
+    # and keeps articles: 1 of 2 tokens each way -> 0.5.
+    scores = score_predictions(["the cats"], ["a cat"], GENERATE).metrics
+    assert scores["f1"] == 0.0 and scores["rouge1"] == 0.5
 
 
-def test_out_of_set_predictions_count_as_wrong():
-    references = ["PlayMusic", "GetWeather"]
-    predictions = ["PlayMusic", "Weather please"]
-    # PlayMusic: tp 1 -> F1 1.  GetWeather: tp 0, fn 1 -> F1 0.  AddToPlaylist: absent -> 0.
-    scores = score_generations(predictions, references, LABELS)
-    assert scores["f1"] == pytest.approx(round(1 / 3, 4))
-    assert scores["exact_match"] == 0.5
+def test_generation_scores_the_whole_multi_line_answer():
+    reference = "First, 3 + 4 = 7.\nThen 7 * 2 = 14.\nThe answer is 14."
+    whole = score_predictions([reference + "\n"], [reference], GENERATE).metrics
+    assert whole["exact_match"] == 1.0 and whole["rouge1"] == 1.0 and whole["f1"] == 1.0
+    first_only = score_predictions(["First, 3 + 4 = 7."], [reference], GENERATE).metrics
+    assert first_only["exact_match"] == 0.0 and first_only["rougeL"] < 0.6  # 5 of 14 reference tokens
 
 
-def test_token_f1_hand_computed():
-    # common tokens 3 of 3 predicted and 5 expected: P 1, R 3/5 -> F1 = 2 * 0.6 / 1.6 = 0.75
-    assert token_f1("The cat sat", "the cat sat on mat") == pytest.approx(0.75)
-    # repeated tokens count at most as often as in the reference: common {a: 1} -> P 1/3, R 1 -> 0.5
-    assert token_f1("a a a", "a") == pytest.approx(0.5)
-    assert token_f1("dog", "cat") == 0.0
-    assert token_f1("", "") == 1.0
-    assert token_f1("...", "cat") == 0.0
-    assert token_f1("cat", "") == 0.0
+def test_answer_pattern_scores_the_final_answer_of_prediction_and_reference():
+    references = ["She sells 16 - 3 - 4 = 9 eggs.\n9 * 2 = 18\n#### 18", "48 / 2 = 24\n#### 72"]
+    generations = ["16 - 7 = 9 eggs, 9 * 2 = 18 dollars.\n#### 18", "I think it is 72."]
+    scores = score_predictions(generations, references, GSM8K).metrics
+    assert scores["exact_match"] == 0.5  # the first matches on "18"; the second has no "####" answer
+    assert scores["answer_found_share"] == 0.5
+    whole = score_predictions(generations, references, GENERATE).metrics
+    assert whole["exact_match"] == 0.0  # whole worked solutions never match
 
 
-def test_free_text_scores_use_token_f1_and_rouge():
-    scores = score_generations(["the cat sat"], ["the cat sat on mat"])
-    # ROUGE-1: same unigram overlap as token F1 -> 0.75.  ROUGE-2: 2 of 2 predicted bigrams, 2 of 4 reference
-    # bigrams -> P 1, R 0.5 -> 0.6667.  ROUGE-L: LCS 3 -> P 1, R 0.6 -> 0.75.
-    assert scores == {"rouge1": 0.75, "rouge2": 0.6667, "rougeL": 0.75, "exact_match": 0.0, "f1": 0.75}
+def test_lengths_truncation_repetition_and_perplexity():
+    looping = "Amanda is talking about how Tom is talking about how Jo is talking about how"
+    assert is_repetitive(looping) and not is_repetitive("one two three four five six seven eight")
+    scores = score_predictions([looping, "Tom calls"], ["Amanda and Tom talk", "Tom calls Amanda"], GENERATE,
+                               truncated=[True, False], completion_nll=[(2.0, 2), (4.0, 2)]).metrics
+    assert scores["repetition_share"] == 0.5 and scores["truncated_share"] == 0.5
+    assert scores["mean_answer_words"] == (15 + 2) / 2
+    assert scores["perplexity"] == pytest.approx(round(math.exp(6 / 4), 4))  # token-weighted, not row-weighted
 
 
-def test_free_text_mean_over_rows():
-    scores = score_generations(["the cat sat", "hello world"], ["the cat sat on mat", "hello world"])
-    assert scores["f1"] == pytest.approx((0.75 + 1.0) / 2)
-    assert scores["exact_match"] == 0.5
-    assert scores["rouge1"] == pytest.approx((0.75 + 1.0) / 2)
+def test_canonical_label_maps_case_and_leaves_others():
+    assert canonical_label("playmusic", LABELS) == "PlayMusic" and canonical_label("Play Music", LABELS) == "Play Music"
 
 
-def test_rouge_is_one_for_identical_strings_and_within_bounds():
-    identical = score_generations(["a quick brown fox"], ["a quick brown fox"])
-    assert identical["rouge1"] == identical["rouge2"] == identical["rougeL"] == 1.0
-    assert identical["exact_match"] == 1.0 and identical["f1"] == 1.0
-    mixed = score_generations(["brown fox quick", "nothing shared", ""], ["a quick brown fox", "cat", "dog"])
-    for key in ("rouge1", "rouge2", "rougeL", "f1", "exact_match"):
-        assert 0.0 <= mixed[key] <= 1.0
-    assert 0.0 < mixed["rouge1"] < 1.0
-    assert mixed["exact_match"] == 0.0
-
-
-def test_exact_match_ignores_case_and_reference_whitespace():
-    scores = score_generations(["Hello World"], ["  hello world\n"])
-    assert scores["exact_match"] == 1.0
-
-
-def test_exact_match_for_a_verbatim_sentence():
-    assert score_generations(["It will rain."], ["It will rain."])["exact_match"] == 1.0
+def test_task_kind_comes_from_the_data_and_can_be_overridden():
+    labelled = [{"label": "A", "target": "A"}, {"label": "B", "target": "B"}]
+    free = [{"target": "a summary"}]
+    assert task_spec(labelled).kind == "classification" and task_spec(labelled).labels == ("A", "B")
+    assert task_spec(free).kind == "generation"
+    assert task_spec(labelled, "generation").kind == "generation"
+    with pytest.raises(ConfigError, match="evaluate.task: classification needs labelled rows"):
+        task_spec(free, "classification")
 
 
 def test_mismatched_lengths_raise():

@@ -86,15 +86,26 @@ def test_unbuilt_methods_say_so():
 def test_evaluate_compares_base_and_tuned(trained, tiny_model_dir, examples):
     (_, merged, _, _), _ = trained
     validation = examples[32:40]
-    params = EvaluateParams(max_new_tokens=4, batch_size=4, sample_count=3).model_dump()
-    metrics, samples, predictions = evaluate_models(ModelBundle(path=tiny_model_dir), merged, validation, params)
+    params = EvaluateParams(max_new_tokens=4, batch_size=4, sample_count=3, base_with_label_list=True).model_dump()
+    metrics, details, samples, predictions = evaluate_models(ModelBundle(path=tiny_model_dir), merged, validation,
+                                                             params)
     assert metrics["rows"] == 8 and metrics["task"] == "classification"
     assert metrics["labels"] == sorted({e["label"] for e in validation})
+    expected = {"accuracy", "f1", "macro_precision", "macro_recall", "unknown_label_share", "truncated_share"}
     for side in ("base", "tuned"):
-        assert set(metrics[side]) == {"perplexity", "rouge1", "rouge2", "rougeL", "f1", "exact_match", "seconds"}
+        assert expected | {"perplexity", "seconds", "rows_per_second"} == set(metrics[side])
         assert metrics[side]["perplexity"] > 1
+        assert set(metrics["intervals"][side]) == expected | {"perplexity"}
+        assert set(details["per_class"][side]) == set(metrics["labels"])
+        assert sum(map(sum, details["confusion"][side]["counts"])) == 8
+    assert set(metrics["base_with_label_list"]) == expected | {"seconds", "rows_per_second"}  # no perplexity
     assert metrics["delta"]["f1"] == pytest.approx(metrics["tuned"]["f1"] - metrics["base"]["f1"], abs=1e-4)
+    low, high = metrics["intervals"]["delta"]["f1"]
+    assert low <= metrics["delta"]["f1"] <= high
+    assert set(details["methods"]) >= expected | {"perplexity"} and details["bootstrap"]["resamples"] == 1000
     # Training lowered the completion loss, so the tuned model finds the answers less surprising.
     assert metrics["tuned"]["perplexity"] < metrics["base"]["perplexity"]
     assert len(samples["samples"]) == 3 and len(predictions) == 8
-    assert predictions[0]["reference"] == validation[0]["label"]
+    row = predictions[0]
+    assert row["reference"] == validation[0]["label"] and row["prompt_tokens"] > row["completion_tokens"] > 0
+    assert {"base", "base_answer", "base_truncated", "tuned_answer", "base_with_label_list"} <= set(row)

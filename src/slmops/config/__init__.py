@@ -13,13 +13,13 @@ from pydantic import model_validator
 
 from slmops.config.base import EMBEDDED_MODEL, Section, parse
 from slmops.config.data import BaseModelParams, DataParams, SplitParams, TemplateParams
-from slmops.config.evaluate import EvaluateParams
+from slmops.config.evaluate import EvaluateParams, GenerationParams
 from slmops.config.export import ExportParams, SpeedParams, TargetParams
 from slmops.config.report import ReportParams
 from slmops.config.train import LoraParams, QuantizationAwareParams, TrainParams
 
 __all__ = [
-    "EMBEDDED_MODEL", "BaseModelParams", "DataParams", "EvaluateParams", "ExportParams", "LoraParams", "Params",
+    "EMBEDDED_MODEL", "BaseModelParams", "DataParams", "EvaluateParams", "ExportParams", "GenerationParams", "LoraParams", "Params",
     "QuantizationAwareParams", "ReportParams", "SpeedParams", "SplitParams", "TargetParams", "TemplateParams",
     "TrainParams", "parse", "validate_params",
 ]

@@ -12,6 +12,7 @@ from slmops.datasets.git_revision import GitRevisionDataset
 from slmops.datasets.hf_model import HFModelDataset, PeftAdapterDataset
 from slmops.datasets.jsonl import JSONLinesDataset
 from slmops.datasets.raw_records import RawRecordsDataset
+from slmops.datasets.tables import OptionalCSVDataset
 
 __all__ = [
     "BinaryFolderDataset",
@@ -21,6 +22,7 @@ __all__ = [
     "JSONDocumentDataset",
     "JSONFolderDataset",
     "JSONLinesDataset",
+    "OptionalCSVDataset",
     "OptionalYAMLDataset",
     "PeftAdapterDataset",
     "RawRecordsDataset",

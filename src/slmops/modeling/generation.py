@@ -1,59 +1,104 @@
-"""Greedy generation and completion perplexity with transformers (the PyTorch reference)."""
+"""Answers and completion perplexity with transformers (the PyTorch reference).
+
+Generation is batched (left padding, KV cache), prompts sorted by length so a batch holds rows of
+similar length, and each row stops at the end-of-turn token or a stop string.
+"""
 
 from __future__ import annotations
 
-import math
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from tqdm.auto import tqdm
 
-from slmops.modeling.encoding import IGNORE_INDEX, CompletionCollator, encode_example
+from slmops.config.evaluate import GenerationParams
+from slmops.metrics.answers import cut_at_stop_strings
+from slmops.modeling.encoding import IGNORE_INDEX, CompletionOnlyLogitsCollator, encode_example
+from slmops.modeling.generation_settings import hf_generate_kwargs, stop_token_ids
+
+
+@dataclass(frozen=True)
+class Generation:
+    text: str  # the decoded new tokens, special tokens dropped, cut at the first stop string
+    new_tokens: int  # tokens generated, the end-of-turn token included
+    truncated: bool  # max_new_tokens ran out before an end-of-turn token or a stop string
+
+
+def _by_length(tokenizer: Any, prompts: list[str]) -> list[int]:
+    lengths = [len(ids) for ids in tokenizer(prompts, add_special_tokens=True)["input_ids"]]
+    return sorted(range(len(prompts)), key=lambda i: lengths[i])
+
+
+def _row_result(tokenizer: Any, ids: list[int], stops: set[int], stop_strings: list[str], limit: int) -> Generation:
+    ended_at = next((i for i, token in enumerate(ids) if token in stops), None)
+    kept = ids if ended_at is None else ids[: ended_at + 1]
+    while kept and ended_at is None and kept[-1] == tokenizer.pad_token_id:  # a batch pads rows that stopped early
+        kept = kept[:-1]
+    decoded = tokenizer.decode(kept, skip_special_tokens=True)
+    text = cut_at_stop_strings(decoded, stop_strings)
+    # A stop string may also end within the prompt's last characters: transformers then stops early too.
+    truncated = ended_at is None and text == decoded and len(kept) >= limit
+    return Generation(text=text, new_tokens=len(kept), truncated=truncated)
+
+
+def generate_answers(bundle: Any, prompts: list[str], max_new_tokens: int, batch_size: int,
+                     settings: GenerationParams | None = None, desc: str = "generate") -> list[Generation]:
+    """One answer per prompt, in the order given, generated with ``settings`` (greedy by default)."""
+    import torch
+
+    settings = settings or GenerationParams()
+    model, tokenizer = bundle.model, bundle.tokenizer
+    model.eval()
+    tokenizer.padding_side = "left"  # decoder-only models continue from the right edge
+    stops = stop_token_ids(model, tokenizer)
+    options = hf_generate_kwargs(settings, tokenizer, max_new_tokens, stops)
+    torch.manual_seed(settings.seed)  # sampling draws from torch's RNG: same seed, same answers
+    order = _by_length(tokenizer, prompts)
+    results: list[Generation | None] = [None] * len(prompts)
+    for start in tqdm(range(0, len(order), batch_size), desc=desc, unit="batch"):
+        rows = order[start:start + batch_size]
+        encoded = tokenizer([prompts[i] for i in rows], return_tensors="pt", padding=True, add_special_tokens=True)
+        with torch.inference_mode():
+            generated = model.generate(**encoded, **options)
+        new_tokens = generated[:, encoded["input_ids"].shape[1]:].tolist()
+        for row, ids in zip(rows, new_tokens):
+            results[row] = _row_result(tokenizer, ids, set(stops), list(settings.stop_strings), max_new_tokens)
+    return [r for r in results if r is not None]
 
 
 def generate_greedy(bundle: Any, prompts: list[str], max_new_tokens: int, batch_size: int,
                     desc: str = "generate") -> list[str]:
-    """Greedy completions for each prompt, batched with left padding, special tokens stripped."""
+    """Greedy completions for each prompt, special tokens stripped."""
+    return [g.text for g in generate_answers(bundle, prompts, max_new_tokens, batch_size, desc=desc)]
+
+
+def completion_nll(bundle: Any, examples: list[dict[str, Any]], batch_size: int, max_length: int = 1024,
+                   desc: str = "perplexity") -> list[tuple[float, int]]:
+    """Per row: (sum of the completion tokens' negative log-likelihood given the prompt, token count).
+
+    Logits are computed for the completion window only (as in training), which skips the
+    vocabulary projection for every prompt position.
+    """
     import torch
 
     model, tokenizer = bundle.model, bundle.tokenizer
     model.eval()
-    tokenizer.padding_side = "left"  # decoder-only models continue from the right edge
-    outputs: list[str] = []
-    stop_ids = [i for i in {tokenizer.eos_token_id, model.generation_config.eos_token_id} if isinstance(i, int)]
-    for start in tqdm(range(0, len(prompts), batch_size), desc=desc, unit="batch"):
-        batch = prompts[start:start + batch_size]
-        encoded = tokenizer(batch, return_tensors="pt", padding=True, add_special_tokens=True)
-        with torch.inference_mode():
-            generated = model.generate(**encoded, max_new_tokens=max_new_tokens, do_sample=False,
-                                       pad_token_id=tokenizer.pad_token_id, eos_token_id=stop_ids or None)
-        new_tokens = generated[:, encoded["input_ids"].shape[1]:]
-        outputs.extend(tokenizer.batch_decode(new_tokens, skip_special_tokens=True))
-    return outputs
-
-
-def completion_perplexity(bundle: Any, examples: list[dict[str, Any]], batch_size: int, max_length: int = 1024,
-                          desc: str = "perplexity") -> float:
-    """exp(mean negative log-likelihood of the completion tokens given their prompts)."""
-    import torch
-
-    model, tokenizer = bundle.model, bundle.tokenizer
-    model.eval()
-    collate = CompletionCollator(pad_token_id=tokenizer.pad_token_id)
-    total_nll, total_tokens = 0.0, 0
+    collate = CompletionOnlyLogitsCollator(pad_token_id=tokenizer.pad_token_id)
+    rows: list[tuple[float, int]] = []
     for start in tqdm(range(0, len(examples), batch_size), desc=desc, unit="batch"):
         features = [encode_example(tokenizer, e["prompt"], e["completion"], max_length)
                     for e in examples[start:start + batch_size]]
         batch = collate(features)
+        labels = batch.pop("labels")
         with torch.inference_mode():
-            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-        shifted_logits, shifted_labels = logits[:, :-1].float(), batch["labels"][:, 1:]
-        nll = torch.nn.functional.cross_entropy(shifted_logits.reshape(-1, shifted_logits.shape[-1]),
-                                                shifted_labels.reshape(-1), ignore_index=IGNORE_INDEX,
-                                                reduction="sum")
-        total_nll += float(nll)
-        total_tokens += int((shifted_labels != IGNORE_INDEX).sum())
-    return math.exp(total_nll / total_tokens) if total_tokens else float("nan")
+            logits = model(**batch).logits
+        shifted_logits, shifted_labels = logits[:, :-1].float(), labels[:, 1:]
+        nll = torch.nn.functional.cross_entropy(shifted_logits.transpose(1, 2), shifted_labels,
+                                                ignore_index=IGNORE_INDEX, reduction="none")
+        counted = shifted_labels != IGNORE_INDEX
+        rows.extend(zip(nll.sum(dim=1).tolist(), counted.sum(dim=1).tolist()))
+    return [(float(n), int(t)) for n, t in rows]
 
 
 def measure_decode_speed(bundle: Any, prompts: list[str], new_tokens: int) -> dict[str, float]:

@@ -1,4 +1,4 @@
-"""Score the base and the fine-tuned model side by side on the validation set."""
+"""Score the base and the fine-tuned model side by side on the validation rows, with 95% intervals."""
 
 from __future__ import annotations
 
@@ -6,55 +6,121 @@ import time
 from typing import Any
 
 from slmops.config import EvaluateParams, parse
-from slmops.metrics import normalize_prediction, score_generations
+from slmops.metrics import evaluation_rows as first_rows
+from slmops.metrics import (
+    METHODS,
+    Scores,
+    TaskSpec,
+    delta,
+    difference_intervals,
+    references_of,
+    score_predictions,
+    task_spec,
+)
 from slmops.modeling.bundle import ModelBundle
-from slmops.modeling.generation import completion_perplexity, generate_greedy
+from slmops.modeling.generation import Generation, completion_nll, generate_answers
+from slmops.pipelines.evaluate.prompts import with_label_list
 
-METRIC_KEYS = ("perplexity", "rouge1", "rouge2", "rougeL", "f1", "exact_match")
+BASE, LISTED, TUNED = "base", "base_with_label_list", "tuned"
 
 
 def evaluation_rows(examples: list[dict[str, Any]], params: EvaluateParams) -> list[dict[str, Any]]:
-    return examples[: params.max_rows] if params.max_rows else examples
+    """The rows every engine scores (kept here for `evaluate_onnx`, which still imports it)."""
+    return first_rows(examples, params.max_rows)
 
 
 def task_labels(examples: list[dict[str, Any]]) -> list[str]:
-    """The label set for macro-F1, or [] for free-text tasks (token-level F1 then)."""
-    return sorted({e["label"] for e in examples}) if all("label" in e for e in examples) else []
+    """The label set for macro-F1, or [] for free-text tasks."""
+    return list(task_spec(examples).labels)
 
 
-def references_of(examples: list[dict[str, Any]]) -> list[str]:
-    return [e.get("label", e["target"]) for e in examples]
-
-
-def score_model(bundle: ModelBundle, examples: list[dict[str, Any]], params: EvaluateParams, name: str
-                ) -> tuple[dict[str, float], list[str]]:
+def run_model(bundle: ModelBundle, rows: list[dict[str, Any]], prompts: list[str], spec: TaskSpec,
+              params: EvaluateParams, name: str, perplexity: bool = True) -> tuple[Scores, list[Generation]]:
+    """Generate an answer per row and score it; perplexity of the reference completions when asked."""
     started = time.perf_counter()
-    generations = generate_greedy(bundle, [e["prompt"] for e in examples], params.max_new_tokens,
-                                  params.batch_size, desc=f"generate ({name})")
-    scores = score_generations(generations, references_of(examples), task_labels(examples))
-    scores["perplexity"] = round(completion_perplexity(bundle, examples, params.batch_size,
-                                                       desc=f"perplexity ({name})"), 4)
-    scores["seconds"] = round(time.perf_counter() - started, 2)
+    generations = generate_answers(bundle, prompts, params.max_new_tokens, params.batch_size, params.generation,
+                                   desc=f"generate ({name})")
+    generate_seconds = time.perf_counter() - started
+    nll = completion_nll(bundle, rows, params.batch_size, desc=f"perplexity ({name})") if perplexity else None
+    scores = score_predictions([g.text for g in generations], references_of(rows), spec,
+                               truncated=[g.truncated for g in generations], completion_nll=nll,
+                               resamples=params.bootstrap_resamples, seed=params.bootstrap_seed)
+    scores.metrics["seconds"] = round(time.perf_counter() - started, 2)
+    scores.metrics["rows_per_second"] = round(len(rows) / generate_seconds, 2) if generate_seconds else 0.0
     return scores, generations
 
 
-def delta(after: dict[str, float], before: dict[str, float]) -> dict[str, float]:
-    return {k: round(after[k] - before[k], 4) for k in after if k in before and k != "seconds"}
+def _runs(base_model: ModelBundle, merged_model: ModelBundle, rows: list[dict[str, Any]], spec: TaskSpec,
+          params: EvaluateParams) -> dict[str, tuple[Scores, list[Generation]]]:
+    prompts = [e["prompt"] for e in rows]
+    runs = {BASE: run_model(base_model, rows, prompts, spec, params, BASE)}
+    if params.base_with_label_list and spec.kind == "classification":
+        listed = [with_label_list(e, list(spec.labels)) for e in rows]
+        runs[LISTED] = run_model(base_model, rows, listed, spec, params, LISTED, perplexity=False)
+    runs[TUNED] = run_model(merged_model, rows, prompts, spec, params, TUNED)
+    return runs
+
+
+def _row_record(example: dict[str, Any], reference: str, runs: dict[str, tuple[Scores, list[Generation]]],
+                index: int, lengths: tuple[int, int]) -> dict[str, Any]:
+    record: dict[str, Any] = {"id": example["id"], "reference": reference,
+                              "prompt_tokens": lengths[0], "completion_tokens": lengths[1]}
+    for name, (scores, generations) in runs.items():
+        record[name] = generations[index].text.strip()
+        record[f"{name}_answer"] = scores.answers[index]
+        record[f"{name}_truncated"] = generations[index].truncated
+    return record
+
+
+def sample_indices(rows: int, count: int) -> list[int]:
+    """Evenly spaced rows: validation rows come grouped by label, so the first few would all share one."""
+    count = min(count, rows)
+    return sorted({i * rows // count for i in range(count)}) if count else []
+
+
+def token_lengths(bundle: ModelBundle, rows: list[dict[str, Any]]) -> list[tuple[int, int]]:
+    tokenizer = bundle.tokenizer
+    prompts = tokenizer([e["prompt"] for e in rows], add_special_tokens=True)["input_ids"]
+    completions = tokenizer([e["completion"] for e in rows], add_special_tokens=False)["input_ids"]
+    return [(len(p), len(c)) for p, c in zip(prompts, completions)]
 
 
 def evaluate_models(base_model: ModelBundle, merged_model: ModelBundle, validation_examples: list[dict[str, Any]],
-                    evaluate_params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
-    """Return metrics (base, tuned, delta), a few sample generations, and every row's predictions."""
+                    evaluate_params: dict[str, Any]
+                    ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
+    """Return metrics (each model, delta, 95% intervals), details (per class, confusion, how each metric
+    is computed), a few samples, and every row's answers.
+
+    The metrics file stays flat numbers (and interval lists, which ``dvc metrics show`` skips) so it
+    reads as a table; what is per label or descriptive goes to the details file.
+    """
     params: EvaluateParams = parse(EvaluateParams, evaluate_params, "evaluate")
     rows = evaluation_rows(validation_examples, params)
-    base_scores, base_generations = score_model(base_model, rows, params, "base")
-    tuned_scores, tuned_generations = score_model(merged_model, rows, params, "tuned")
-    labels = task_labels(rows)
-    metrics = {"rows": len(rows), "task": "classification" if labels else "generation", "labels": labels,
-               "base": base_scores, "tuned": tuned_scores, "delta": delta(tuned_scores, base_scores)}
-    predictions = [{"id": e["id"], "reference": ref, "base": normalize_prediction(b), "tuned": normalize_prediction(t)}
-                   for e, ref, b, t in zip(rows, references_of(rows), base_generations, tuned_generations)]
-    samples = {"samples": [{"id": e["id"], "input": e["input"], "reference": ref, "base": b.strip(), "tuned": t.strip()}
-                           for e, ref, b, t in list(zip(rows, references_of(rows), base_generations,
-                                                        tuned_generations))[: params.sample_count]]}
-    return metrics, samples, predictions
+    spec = task_spec(rows, params.task, params.answer_pattern, params.generation.stop_strings)
+    runs = _runs(base_model, merged_model, rows, spec, params)
+    (base, _), (tuned, _) = runs[BASE], runs[TUNED]
+    metrics: dict[str, Any] = {
+        "rows": len(rows), "task": spec.kind, "labels": list(spec.labels), "answer_pattern": spec.answer_pattern,
+        **{name: scores.metrics for name, (scores, _) in runs.items()},
+        "delta": delta(tuned.metrics, base.metrics),
+        "intervals": {**{name: scores.intervals for name, (scores, _) in runs.items()},
+                      "delta": difference_intervals(tuned, base, len(rows), params.bootstrap_resamples,
+                                                    params.bootstrap_seed)},
+    }
+    reported = {name for scores, _ in runs.values() for name in scores.metrics}
+    details: dict[str, Any] = {
+        "methods": {name: text for name, text in METHODS.items() if name in reported},
+        "bootstrap": {"resamples": params.bootstrap_resamples, "seed": params.bootstrap_seed, "level": 0.95},
+        "generation": {"max_new_tokens": params.max_new_tokens, **params.generation.model_dump()},
+    }
+    if spec.kind == "classification":
+        details["per_class"] = {name: scores.per_class for name, (scores, _) in runs.items()}
+        details["confusion"] = {name: scores.confusion for name, (scores, _) in runs.items()}
+    references = references_of(rows)
+    lengths = token_lengths(merged_model, rows)
+    predictions = [_row_record(e, references[i], runs, i, lengths[i]) for i, e in enumerate(rows)]
+    picked = sample_indices(len(rows), params.sample_count)
+    samples = {"samples": [{"id": predictions[i]["id"], "input": rows[i]["input"],
+                            "reference": predictions[i]["reference"], **{name: predictions[i][name] for name in runs}}
+                           for i in picked]}
+    return metrics, details, samples, predictions

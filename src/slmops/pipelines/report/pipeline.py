@@ -1,4 +1,4 @@
-"""Report pipeline: draw the figures, then write one report as Markdown and as self-contained HTML."""
+"""Report pipeline: draw the figures, then write one report as Markdown and turn it into self-contained HTML."""
 
 from kedro.pipeline import Pipeline, node
 
@@ -8,10 +8,13 @@ from slmops.pipelines.report.plots import plot_report_figures
 
 def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline([
-        node(plot_report_figures, ["loss_history", "eval_metrics", "predictions", "all_export_metrics"],
+        node(plot_report_figures,
+             ["loss_history", "report_validation_loss", "eval_metrics", "eval_details", "predictions",
+              "all_export_metrics"],
              "report_plots", name="plot_report_figures"),
         node(render_report,
-             ["parameters", "train_metrics", "split_summary", "eval_metrics", "eval_samples", "all_export_metrics",
-              "dvc_lock", "code_revision", "report_plots"],
+             ["parameters", "train_metrics", "split_summary", "eval_metrics", "eval_details", "eval_samples",
+              "all_export_metrics",
+              "dvc_lock", "code_revision", "report_plots", "report_validation_loss"],
              ["report_markdown", "report_html"], name="render_report"),
     ])

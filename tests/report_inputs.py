@@ -1,0 +1,139 @@
+"""Report inputs shaped like the files the earlier stages write, built with the real metric functions."""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any
+
+import pandas as pd
+
+from slmops.metrics import TaskSpec, delta, difference_intervals, score_predictions
+
+LABELS = ["AddToPlaylist", "BookRestaurant", "GetWeather", "PlayMusic"]
+COMMIT = "3f2a9c1d4b5e6f708192a3b4c5d6e7f801234567"
+MERGED_MD5 = "9e107d9d372bb6826bd81d3542a419d6.dir"
+RAW_MD5 = "e4d909c290d0fb1ca068ffaddf22cbd0"
+STALE_REPORT_MD5 = "0123456789abcdef0123456789abcdef"
+
+
+def make_parameters() -> dict[str, Any]:
+    return {
+        "base_model": {"name_or_path": "embedded:SmolLM2-135M-Instruct", "revision": None, "trust_remote_code": False},
+        "data": {"source": "data/01_raw/snips-intents.jsonl", "format": "auto", "hf_split": None,
+                 "required_fields": ["text", "label"]},
+        "template": {"system": "Classify the request as one intent. Answer with the intent only.",
+                     "prompt": "{text}", "completion": "{label}", "label_field": "label", "use_chat_template": True},
+        "train": {"method": "lora", "epochs": 1, "learning_rate": 0.0003, "lora": {"r": 16, "alpha": 32}},
+        "evaluate": {"max_new_tokens": 12, "base_with_label_list": True},
+        "export": {"targets": ["cpu-int4"], "target_options": {"cpu-int4": {"precision": "int4",
+                                                                             "execution_provider": "cpu"}}},
+        "report": {"title": "slmops: SmolLM2 on SNIPS"},
+    }
+
+
+def references() -> list[str]:
+    return [label for label in LABELS for _ in range(10)]
+
+
+def generations(right: int, wrong_answer: str) -> list[str]:
+    """The first ``right`` rows of each label answered correctly, the others ``wrong_answer``."""
+    return [label if i < right else wrong_answer for label in LABELS for i in range(10)]
+
+
+def evaluation(tuned_right: int = 9) -> tuple[dict[str, Any], dict[str, Any]]:
+    """eval.json and eval_details.json as the evaluate node writes them, from scored fake generations."""
+    spec = TaskSpec(kind="classification", labels=tuple(LABELS))
+    refs = references()
+    nll = [(0.5 * (i % 3), 2) for i in range(len(refs))]
+    runs = {"base": score_predictions(generations(0, "Sure! I can help."), refs, spec, completion_nll=nll),
+            "base_with_label_list": score_predictions(generations(4, "PlayMusic"), refs, spec),
+            "tuned": score_predictions(generations(tuned_right, "GetWeather\nmaybe"), refs, spec,
+                                       completion_nll=[(0.01, 2)] * len(refs))}
+    metrics = {
+        "rows": len(refs), "task": "classification", "labels": LABELS, "answer_pattern": None,
+        **{name: dict(s.metrics, seconds=5.0) for name, s in runs.items()},
+        "delta": delta(runs["tuned"].metrics, runs["base"].metrics),
+        "intervals": {**{name: s.intervals for name, s in runs.items()},
+                      "delta": difference_intervals(runs["tuned"], runs["base"], len(refs))},
+    }
+    return metrics, {
+        "bootstrap": {"resamples": 1000, "seed": 0, "level": 0.95},
+        "generation": {"max_new_tokens": 12, "do_sample": False},
+        "methods": {"f1": "macro-F1 (scikit-learn)", "accuracy": "share of rows right"},
+        "per_class": {name: s.per_class for name, s in runs.items()},
+        "confusion": {name: s.confusion for name, s in runs.items()},
+    }
+
+
+def make_inputs(tuned_right: int = 9) -> dict[str, Any]:
+    eval_metrics, eval_details = evaluation(tuned_right)
+    onnx = {k: v - 0.01 for k, v in eval_metrics["tuned"].items() if k in ("f1", "accuracy")}
+    return {
+        "parameters": make_parameters(),
+        "train_metrics": {"method": "lora", "steps": 114, "train_rows": 910, "train_seconds": 400.1,
+                          "tokens_per_second": 175.0, "final_loss": 0.12, "trainable_parameters": 4884480,
+                          "total_parameters": 139400000, "truncated_rows": 3},
+        "split_summary": {"train": 910, "validation": 40, "test": 0,
+                          "labels": {"train": {label: 130 for label in LABELS},
+                                     "validation": {label: 10 for label in LABELS}, "test": {}}},
+        "eval_metrics": eval_metrics,
+        "eval_details": eval_details,
+        "eval_samples": {"samples": [
+            {"id": "ab12", "input": "play some jazz | loud", "reference": "PlayMusic",
+             "base": "Sure! " + "I would love to help you with that request. " * 6, "tuned": "PlayMusic"},
+            {"id": "cd34", "input": "<script>alert(1)</script> weather?", "reference": "GetWeather",
+             "base": "It is *sunny*\nand warm", "tuned": "GetWeather"},
+        ]},
+        "all_export_metrics": {"cpu-int4": {
+            "target": "cpu-int4", "precision": "int4", "execution_provider": "cpu", "size_mb": 86.2,
+            "onnx": onnx, "intervals": {"onnx": {"f1": [0.8, 0.95]}},
+            "delta": {k: -0.01 for k in onnx}, "load_seconds": 0.8, "peak_memory_mb": 310.0,
+            "decode": {"prompts": 8, "new_tokens": 64, "onnx_tokens_per_second": 120.0,
+                       "pytorch_tokens_per_second": 17.0, "speedup": 7.06, "onnx_first_token_ms": 50.0}}},
+        "dvc_lock": {"schema": "2.0", "stages": {
+            "ingest": {"deps": [{"path": "data/01_raw/snips-intents.jsonl", "hash": "md5", "md5": RAW_MD5,
+                                 "size": 81234}],
+                       "outs": [{"path": "data/02_intermediate/records.jsonl", "md5": "b1946ac9", "size": 90210}]},
+            "train": {"outs": [{"path": "data/06_models/merged_model", "hash": "md5", "md5": MERGED_MD5,
+                                "size": 538000000, "nfiles": 6}]},
+            "report": {"outs": [{"path": "reports/report.md", "hash": "md5", "md5": STALE_REPORT_MD5}]},
+        }},
+        "code_revision": {"commit": COMMIT, "dirty": True},
+    }
+
+
+def make_predictions() -> list[dict[str, Any]]:
+    return [{"id": f"r{i}", "reference": r, "prompt_tokens": 30 + i % 7, "completion_tokens": 3 + i % 2}
+            for i, r in enumerate(references())]
+
+
+def make_loss_history() -> pd.DataFrame:
+    # The trainer logs loss and learning rate on some rows and only eval values on others.
+    return pd.DataFrame({"step": [5, 10, 15, 20, 20], "epoch": [0.04, 0.09, 0.13, 0.18, 0.18],
+                         "loss": [3.1, 1.2, 0.5, 0.3, math.nan], "learning_rate": [1e-4, 3e-4, 2.8e-4, 2.6e-4, math.nan]})
+
+
+def make_validation_history(rising: bool = False) -> pd.DataFrame:
+    losses = [1.5, 0.6, 0.9] if rising else [1.5, 0.6, 0.4]
+    return pd.DataFrame({"step": [5, 10, 20], "epoch": [0.04, 0.09, 0.18], "validation_loss": losses})
+
+
+def as_generation_task(inputs: dict[str, Any]) -> dict[str, Any]:
+    """A free-text run that loops and runs out of tokens: no labels, no export targets, no DVC lock, no git."""
+    inputs = copy.deepcopy(inputs)
+    inputs["parameters"]["template"]["label_field"] = None
+    inputs["parameters"]["evaluate"] = {"max_new_tokens": 64}
+    inputs["split_summary"]["labels"] = {}
+    refs = ["Amanda baked cookies and will bring Jerry some tomorrow.", "Tom and Anna meet at 5 at the station."]
+    outputs = ["Amanda is talking about how Jerry is talking about how Tom is talking about how she", "Tom meets Anna."]
+    spec = TaskSpec(kind="generation")
+    base = score_predictions(["Hello", "Hi"], refs, spec, truncated=[False, False])
+    tuned = score_predictions(outputs, refs, spec, truncated=[True, False])
+    inputs["eval_metrics"] = {"rows": 2, "task": "generation", "labels": [], "base": base.metrics,
+                              "tuned": tuned.metrics, "delta": delta(tuned.metrics, base.metrics),
+                              "intervals": {"base": base.intervals, "tuned": tuned.intervals}}
+    inputs["eval_details"] = {}
+    inputs["all_export_metrics"], inputs["dvc_lock"] = {}, {}
+    inputs["code_revision"] = {"commit": None, "dirty": None}
+    return inputs
