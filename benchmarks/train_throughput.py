@@ -7,9 +7,10 @@ variant, ``--repeats`` times, so machine noise hits all alike.
 
 Variants (same LoRA r16 all-linear, learning rate, schedule, batch, steps and seed):
   shipped   the train node as committed: quantization-aware LoRA, fp32 (autograd through fake_quantize)
-  levers    the same node with `quantized_lora_linear` (low-rank straight-through backward) and
-            `training_precision('cpu')` (bf16 autocast where the CPU has AVX512-BF16, else fp32)
-  levers32  `quantized_lora_linear` only, fp32 (isolates the precision lever)
+  levers    the same node with `quantized_lora_linear` (low-rank straight-through backward), the batch's
+            shared prompt prefix computed once (`SharedPrefixCollator`), and `training_precision('cpu')`
+            (bf16 autocast where the CPU has AVX512-BF16, else fp32)
+  levers32  the same levers but fp32 (what a CPU without bf16 gets)
   trl       TRL SFTTrainer at its own defaults otherwise (bf16 autocast, gradient checkpointing, its
             collator), plain LoRA
 Usage: python benchmarks/train_throughput.py [--steps 16] [--repeats 2] [--variants shipped,levers,trl]
@@ -97,9 +98,12 @@ def validation_loss(model: Any, tokenizer: Any, rows: list[dict[str, Any]]) -> f
 
 
 def _with_levers(precision_lever: bool) -> None:
-    """Prototype the wiring the train node gets at merge (see the README)."""
+    """Prototype the wiring the train node gets at merge (see the README): three monkeypatches."""
+    import transformers
+
     from slmops.modeling.precision import training_arguments_precision, training_precision
     from slmops.modeling.quantization import quantized_lora_linear
+    from slmops.modeling.shared_prefix import SharedPrefixCollator, compute_loss_with_shared_prefix
     from slmops.pipelines.train import methods, nodes
 
     def forward(self: Any, x: Any, *args: Any, **kwargs: Any) -> Any:
@@ -108,6 +112,16 @@ def _with_levers(precision_lever: bool) -> None:
                                      self.scaling[name], self.base_layer.bias, self._slmops_block_size)
 
     methods._quantized_lora_forward = forward
+    nodes.CompletionOnlyLogitsCollator = SharedPrefixCollator
+    usual_loss = transformers.Trainer.compute_loss
+
+    def compute_loss(self: Any, model: Any, inputs: dict[str, Any], return_outputs: bool = False, **kwargs: Any) -> Any:
+        shared = compute_loss_with_shared_prefix(model, inputs)
+        if shared is None:
+            return usual_loss(self, model, inputs, return_outputs=return_outputs, **kwargs)
+        return shared if return_outputs else shared[0]
+
+    transformers.Trainer.compute_loss = compute_loss
     if precision_lever:
         import dataclasses
 
@@ -171,7 +185,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=int, default=16)
     parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--variants", default="shipped,levers,trl")
+    parser.add_argument("--variants", default="shipped,levers,levers32,trl")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own choice)")
     parser.add_argument("--child", nargs=3, metavar=("FOLDER", "VARIANT", "OUTPUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
