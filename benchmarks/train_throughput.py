@@ -11,6 +11,8 @@ Variants (same LoRA r16 all-linear, learning rate, schedule, batch, steps and se
             shared prompt prefix computed once (`SharedPrefixCollator`), and `training_precision('cpu')`
             (bf16 autocast where the CPU has AVX512-BF16, else fp32)
   levers32  the same levers but fp32 (what a CPU without bf16 gets)
+  plain     the levers without quantization-aware training (train.quantization_aware: null), to
+            compare validation loss with TRL's plain LoRA model on the same footing
   trl       TRL SFTTrainer at its own defaults otherwise (bf16 autocast, gradient checkpointing, its
             collator), plain LoRA
 Usage: python benchmarks/train_throughput.py [--steps 16] [--repeats 2] [--variants shipped,levers,trl]
@@ -136,9 +138,11 @@ def run_slmops(folder: Path, rows: dict[str, Any], variant: str) -> dict[str, An
     from slmops.pipelines.train import nodes
 
     if variant != "shipped":
-        _with_levers(precision_lever=variant == "levers")
+        _with_levers(precision_lever=variant in ("levers", "plain"))
     bundle = ModelBundle(path=folder / "base")
     train_params = dict(_params()["train"], epochs=1)
+    if variant == "plain":
+        train_params["quantization_aware"] = None
     with tempfile.TemporaryDirectory() as scratch:
         trained, _, metrics, _ = nodes.train_adapter(bundle, rows["train"], train_params,
                                                      Path(scratch) / "ckpt", Path(scratch) / "tb")
