@@ -100,12 +100,10 @@ def validation_loss(model: Any, tokenizer: Any, rows: list[dict[str, Any]]) -> f
 
 
 def _with_levers(precision_lever: bool) -> None:
-    """Prototype the wiring the train node gets at merge (see the README): three monkeypatches."""
-    import transformers
-
+    """Prototype the wiring the train node gets at merge (see the README): four monkeypatches."""
     from slmops.modeling.precision import training_arguments_precision, training_precision
     from slmops.modeling.quantization import quantized_lora_linear
-    from slmops.modeling.shared_prefix import SharedPrefixCollator, compute_loss_with_shared_prefix
+    from slmops.modeling.shared_prefix import SharedPrefixCollator, accept_shared_prefix
     from slmops.pipelines.train import methods, nodes
 
     def forward(self: Any, x: Any, *args: Any, **kwargs: Any) -> Any:
@@ -115,15 +113,8 @@ def _with_levers(precision_lever: bool) -> None:
 
     methods._quantized_lora_forward = forward
     nodes.CompletionOnlyLogitsCollator = SharedPrefixCollator
-    usual_loss = transformers.Trainer.compute_loss
-
-    def compute_loss(self: Any, model: Any, inputs: dict[str, Any], return_outputs: bool = False, **kwargs: Any) -> Any:
-        shared = compute_loss_with_shared_prefix(model, inputs)
-        if shared is None:
-            return usual_loss(self, model, inputs, return_outputs=return_outputs, **kwargs)
-        return shared if return_outputs else shared[0]
-
-    transformers.Trainer.compute_loss = compute_loss
+    wrap = methods.wrap_for_training
+    nodes.wrap_for_training = lambda model, params: accept_shared_prefix(wrap(model, params))
     if precision_lever:
         import dataclasses
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from copy import deepcopy
+
 import pytest
 
 from slmops.config import TrainParams
 from slmops.modeling.bundle import ModelBundle
 from slmops.modeling.encoding import CompletionOnlyLogitsCollator, encode_example
-from slmops.modeling.shared_prefix import SharedPrefixCollator, compute_loss_with_shared_prefix, shared_prefix_length
+from slmops.modeling.shared_prefix import SharedPrefixCollator, accept_shared_prefix, shared_prefix_length
 from slmops.pipelines.train.methods import wrap_for_training
 
 SYSTEM = "<|im_start|>system\nClassify the intent of the user request.<|im_end|>\n<|im_start|>user\n"
@@ -34,7 +36,7 @@ def test_loss_and_gradients_match_the_whole_rows(tiny_model_dir, smollm2_tokeniz
     import torch
 
     params = TrainParams(lora={"r": 4, "alpha": 8, "dropout": 0.0}, quantization_aware=quantization_aware)
-    model = wrap_for_training(ModelBundle(path=tiny_model_dir).model, params)
+    model = accept_shared_prefix(wrap_for_training(ModelBundle(path=tiny_model_dir).model, params))
     with torch.no_grad():
         for name, parameter in model.named_parameters():
             if "lora_B" in name:
@@ -44,12 +46,13 @@ def test_loss_and_gradients_match_the_whole_rows(tiny_model_dir, smollm2_tokeniz
     whole = CompletionOnlyLogitsCollator(smollm2_tokenizer.pad_token_id)(features)
     shared = SharedPrefixCollator(smollm2_tokenizer.pad_token_id)(features)
     assert shared["input_ids"].shape[1] < whole["input_ids"].shape[1] and torch.equal(shared["labels"], whole["labels"])
-    assert compute_loss_with_shared_prefix(model, whole) is None  # a batch without a prefix goes the usual way
     trainable = [p for p in model.parameters() if p.requires_grad]
     reference = model(**whole).loss
     reference_grads = torch.autograd.grad(reference, trainable)
-    loss, _ = compute_loss_with_shared_prefix(model, shared)
+    loss = model(**shared).loss
     grads = torch.autograd.grad(loss, trainable)
     assert torch.allclose(loss, reference, atol=1e-5)
     for got, want in zip(grads, reference_grads):
         assert torch.allclose(got, want, rtol=1e-3, atol=1e-6)
+    copy = deepcopy(model)  # the forward that takes prefix_ids is rebound to the copy, not kept on the original
+    assert copy.forward.__self__ is copy and copy._slmops_forward.__self__ is copy

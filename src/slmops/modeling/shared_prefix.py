@@ -68,10 +68,22 @@ def forward_with_shared_prefix(model: Any, prefix_ids: Any, input_ids: Any, atte
                  cache=cache, use_cache=True, **kwargs)
 
 
-def compute_loss_with_shared_prefix(model: Any, inputs: dict[str, Any]) -> tuple[Any, Any] | None:
-    """For a Trainer's ``compute_loss``: (loss, outputs) of a ``SharedPrefixCollator`` batch, None for others."""
-    if "prefix_ids" not in inputs:
-        return None
-    inputs = dict(inputs)
-    outputs = forward_with_shared_prefix(model, inputs.pop("prefix_ids"), **inputs)
-    return outputs.loss, outputs
+def _forward(self: Any, *args: Any, prefix_ids: Any = None, **kwargs: Any) -> Any:
+    forward = self._slmops_forward
+    if prefix_ids is None:
+        return forward(*args, **kwargs)
+    return forward_with_shared_prefix(forward, prefix_ids, *args, **kwargs)
+
+
+def accept_shared_prefix(model: Any) -> Any:
+    """Let ``model`` take ``SharedPrefixCollator`` batches: its forward accepts ``prefix_ids``.
+
+    The Trainer then needs nothing else (its loss, loss scaling and logging stay its own). Bound
+    with ``types.MethodType``, so a deep copy of the model is rebound to the copy.
+    """
+    import types
+
+    if not hasattr(model, "_slmops_forward"):
+        model._slmops_forward = model.forward
+        model.forward = types.MethodType(_forward, model)
+    return model
