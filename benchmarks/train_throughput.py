@@ -233,7 +233,8 @@ def main() -> None:
     for variant, runs in results.items():
         rates = [tokens / r["seconds"] for r in runs]
         rate = statistics.median(rates)
-        print(f"{variant:<9} {', '.join(f'{x:.0f}' for x in rates):<22} {sizes['epoch_rows'] / sizes['rows'] * tokens / rate:8.1f} "
+        epoch_seconds = sizes["epoch_rows"] / sizes["rows"] * tokens / rate
+        print(f"{variant:<9} {', '.join(f'{x:.0f}' for x in rates):<22} {epoch_seconds:8.1f} "
               f"{max(r['peak_rss_mib'] for r in runs):6.0f} MiB {rate * flops_per_token / peak / 1e9:8.0%} "
               f"{statistics.median(r['loss'] for r in runs):9.4f} "
               f"{'' if reference is None else f'x{rate / reference:.2f}':>7}")

@@ -27,7 +27,8 @@ def test_prefix_stops_before_each_rows_last_prompt_token(smollm2_tokenizer):
     length = shared_prefix_length(features)
     assert length == len(smollm2_tokenizer(SYSTEM)["input_ids"])
     same = [features[0], dict(features[0])]  # identical rows: the whole prompt but its last token
-    assert shared_prefix_length(same) == features[0]["labels"].index(next(x for x in features[0]["labels"] if x >= 0)) - 1
+    first_label = next(i for i, label in enumerate(features[0]["labels"]) if label >= 0)
+    assert shared_prefix_length(same) == first_label - 1
     assert "prefix_ids" not in SharedPrefixCollator(smollm2_tokenizer.pad_token_id)(_features(smollm2_tokenizer, ""))
 
 
