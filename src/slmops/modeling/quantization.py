@@ -14,18 +14,28 @@ import torch
 def round_to_int4_grid(weight: torch.Tensor, block_size: int) -> torch.Tensor:
     """Quantize-dequantize a Linear weight [out, in] blockwise along ``in`` (no autograd).
 
-    MatMulNBits symmetric int4: per block, scale = (signed value of largest magnitude) / -8 and
-    q = clamp(round(w / scale) + 8, 0, 15), dequantized as (q - 8) * scale.
+    Bit for bit what onnxruntime's blockwise quantizer (MLAS, symmetric) computes: per block,
+    scale = (the signed value of largest magnitude, the negative one on a tie) / -8,
+    q = clamp(roundf(w * (1 / scale) + 8), 0, 15), dequantized as (q - 8) * scale.
+    Multiplying by the reciprocal (not dividing) and rounding halves away from zero (C's roundf,
+    not torch.round's half-to-even) are what make it exact. Written as few full-size passes,
+    mostly in place: this runs on every adapted weight at every training step.
     """
     out_features, in_features = weight.shape
     padded = -in_features % block_size
     if padded:
         weight = torch.nn.functional.pad(weight, (0, padded))
     blocks = weight.reshape(out_features, -1, block_size)
-    scale = torch.gather(blocks, -1, blocks.abs().argmax(dim=-1, keepdim=True)).div_(-8.0)
-    safe_scale = torch.where(scale == 0, torch.ones_like(scale), scale)
-    codes = torch.div(blocks, safe_scale).round_().clamp_(-8.0, 7.0)  # q - 8, in [-8, 7]
-    return codes.mul_(scale).reshape(out_features, -1)[:, :in_features]
+    high = blocks.amax(dim=-1, keepdim=True)
+    low = blocks.amin(dim=-1, keepdim=True)
+    scale = torch.where(high.abs() > low.abs(), high, low).div_(-8.0)
+    reciprocal = torch.where(scale == 0, torch.zeros_like(scale), scale.reciprocal())
+    shifted = torch.mul(blocks, reciprocal).add_(8.0)  # two roundings, as MLAS does them (no fused multiply-add)
+    codes = torch.round(shifted)
+    # torch.round sends exact halves to even; roundf sends them up (shifted is >= 0 where it matters).
+    codes.add_(shifted.sub_(codes).eq_(0.5))
+    codes.clamp_(0.0, 15.0).sub_(8.0).mul_(scale)
+    return codes.reshape(out_features, -1)[:, :in_features]
 
 
 class _StraightThroughInt4(torch.autograd.Function):
@@ -43,3 +53,51 @@ class _StraightThroughInt4(torch.autograd.Function):
 def fake_quantize(weight: torch.Tensor, block_size: int) -> torch.Tensor:
     """The int4 target's view of ``weight``, with straight-through gradients for training."""
     return _StraightThroughInt4.apply(weight, block_size)
+
+
+class _QuantizedLoraLinear(torch.autograd.Function):
+    """y = x @ Q(W + s B A)^T with straight-through gradients, computed without any [out, in] gradient.
+
+    Through autograd, the straight-through gradient of the merged weight is G = g^T x, a full
+    [out, in] product as costly as the forward matmul, then reduced to dB = s G A^T and dA = s B^T G.
+    The same values come from low-rank products: dB = s g^T (x A^T), dA = s (g B)^T x.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, weight: torch.Tensor, lora_a: torch.Tensor, lora_b: torch.Tensor,
+                scaling: float, bias: torch.Tensor | None, block_size: int) -> torch.Tensor:
+        device = x.device.type
+        dtype = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else x.dtype
+        with torch.autocast(device, enabled=False):  # the merge and the rounding in the weights' fp32
+            with torch.no_grad():
+                merged = torch.mm(lora_b, lora_a).mul_(scaling).add_(weight)  # as PEFT's merge: W + (B A) s
+                quantized = round_to_int4_grid(merged, block_size).to(dtype)  # only then cast
+            inputs = x.to(dtype)
+            out = torch.nn.functional.linear(inputs, quantized, None if bias is None else bias.to(dtype))
+        ctx.save_for_backward(inputs, quantized, lora_a, lora_b)
+        ctx.scaling, ctx.input_dtype, ctx.has_bias = scaling, x.dtype, bias is not None and bias.requires_grad
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[Any, ...]:
+        inputs, quantized, lora_a, lora_b = ctx.saved_tensors
+        grad = grad.to(quantized.dtype)
+        grad_x = grad @ quantized if ctx.needs_input_grad[0] else None
+        flat_grad = grad.reshape(-1, grad.shape[-1]).to(lora_a.dtype)  # the small products in fp32
+        flat_x = inputs.reshape(-1, inputs.shape[-1]).to(lora_a.dtype)
+        grad_b = flat_grad.t() @ (flat_x @ lora_a.t()) * ctx.scaling if ctx.needs_input_grad[3] else None
+        grad_a = (flat_grad @ lora_b).t() @ flat_x * ctx.scaling if ctx.needs_input_grad[2] else None
+        grad_bias = flat_grad.sum(0) if ctx.has_bias else None
+        return (None if grad_x is None else grad_x.to(ctx.input_dtype)), None, grad_a, grad_b, None, grad_bias, None
+
+
+def quantized_lora_linear(x: torch.Tensor, weight: torch.Tensor, lora_a: torch.Tensor, lora_b: torch.Tensor,
+                          scaling: float, bias: torch.Tensor | None, block_size: int) -> torch.Tensor:
+    """A LoRA layer as the int4 target computes it: x @ Q(W + scaling * B A)^T (+ bias).
+
+    Same forward values and gradients (to float rounding) as
+    ``linear(x, fake_quantize(W + (B @ A) * scaling, block_size), bias)``, at the cost of plain
+    LoRA plus the rounding. Under autocast the matmuls run in the autocast dtype; the merge and the
+    rounding stay in the weights' fp32, so the grid is the int4 target's.
+    """
+    return _QuantizedLoraLinear.apply(x, weight, lora_a, lora_b, scaling, bias, block_size)

@@ -1,0 +1,102 @@
+"""The fast int4 rounding is onnxruntime's bit for bit; the low-rank quantized LoRA layer trains as autograd would."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from slmops.modeling.quantization import fake_quantize, quantized_lora_linear, round_to_int4_grid
+
+
+def _onnxruntime_int4(weight: np.ndarray, block_size: int) -> np.ndarray:
+    """onnxruntime's own symmetric int4 quantize, dequantized (the reference); any in_features."""
+    from onnxruntime.capi._pybind_state import quantize_matmul_4bits
+
+    out_features, in_features = weight.shape
+    blocks = -(-in_features // block_size)
+    packed = np.zeros((out_features, blocks, block_size // 2), dtype="uint8")
+    zero_points = np.zeros((out_features, (blocks + 1) // 2), dtype="uint8")
+    scales = np.zeros((out_features, blocks), dtype=np.float32)
+    quantize_matmul_4bits(packed, np.ascontiguousarray(weight.T), scales, zero_points, block_size,
+                          out_features, in_features, True)
+    codes = np.stack([packed & 0x0F, packed >> 4], axis=-1).reshape(out_features, blocks, block_size)
+    dequantized = (codes.astype(np.float32) - 8.0) * scales[:, :, None]
+    return dequantized.reshape(out_features, -1)[:, :in_features]
+
+
+@pytest.mark.parametrize(("shape", "block_size"), [((192, 576), 32), ((96, 1536), 32), ((64, 80), 32),
+                                                   ((48, 256), 16), ((40, 256), 64), ((24, 384), 128)])
+def test_rounding_is_onnxruntimes_bit_for_bit(shape, block_size):
+    import torch
+
+    generator = torch.Generator().manual_seed(sum(shape) + block_size)
+    weight = torch.randn(*shape, generator=generator) * 0.05
+    on_a_grid = torch.round(weight * 64) / 64  # coarse values: many exact halves and |max| == |min| ties
+    on_a_grid[0, :block_size] = 0.0  # an all-zero block
+    for candidate in (weight, on_a_grid):
+        ours = round_to_int4_grid(candidate.clone(), block_size)
+        assert np.array_equal(ours.numpy(), _onnxruntime_int4(candidate.numpy(), block_size))
+    assert torch.equal(round_to_int4_grid(ours, block_size), ours)  # the grid is a fixed point
+
+
+def test_rounding_leaves_its_input_alone():
+    import torch
+
+    weight = torch.randn(16, 64)
+    kept = weight.clone()
+    round_to_int4_grid(weight, 32)
+    assert torch.equal(weight, kept)
+
+
+def _layer(seed: int, bias: bool = True):
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    weight = torch.randn(48, 64, generator=generator) * 0.05
+    lora_a = (torch.randn(4, 64, generator=generator) * 0.1).requires_grad_()
+    lora_b = (torch.randn(48, 4, generator=generator) * 0.1).requires_grad_()
+    bias_ = (torch.randn(48, generator=generator) * 0.1).requires_grad_() if bias else None
+    x = torch.randn(3, 5, 64, generator=generator).requires_grad_()
+    return x, weight, lora_a, lora_b, bias_
+
+
+def _reference(x, weight, lora_a, lora_b, scaling, bias):
+    import torch
+
+    return torch.nn.functional.linear(x, fake_quantize(weight + (lora_b @ lora_a) * scaling, 32), bias)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_low_rank_backward_gives_the_straight_through_gradients(bias):
+    import torch
+
+    x, weight, lora_a, lora_b, bias_ = _layer(0, bias)
+    upstream = torch.randn(3, 5, 48)
+    ours = quantized_lora_linear(x, weight, lora_a, lora_b, 2.0, bias_, 32)
+    leaves = [t for t in (x, lora_a, lora_b, bias_) if t is not None]
+    ours_grads = torch.autograd.grad((ours * upstream).sum(), leaves)
+    reference = _reference(x, weight, lora_a, lora_b, 2.0, bias_)
+    reference_grads = torch.autograd.grad((reference * upstream).sum(), leaves)
+    assert torch.equal(ours, reference)  # same merge, same rounding, same matmul
+    for got, want in zip(ours_grads, reference_grads):
+        assert torch.allclose(got, want, rtol=1e-4, atol=1e-5)
+    assert lora_b.grad is None and weight.grad is None  # nothing leaks onto the frozen weight
+
+
+def test_under_bf16_autocast_the_grid_stays_fp32_and_gradients_stay_close():
+    import torch
+
+    x, weight, lora_a, lora_b, bias_ = _layer(1)
+    upstream = torch.randn(3, 5, 48)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        ours = quantized_lora_linear(x, weight, lora_a, lora_b, 2.0, bias_, 32)
+    assert ours.dtype == torch.bfloat16
+    grads = torch.autograd.grad((ours.float() * upstream).sum(), (x, lora_a, lora_b))
+    assert [g.dtype for g in grads] == [torch.float32] * 3  # fp32 parameters get fp32 gradients
+    grid = round_to_int4_grid(weight + (lora_b @ lora_a).detach() * 2.0, 32)
+    expected = torch.nn.functional.linear(x.bfloat16(), grid.bfloat16(), bias_.bfloat16())
+    assert torch.equal(ours, expected)  # rounded in fp32 first, only then cast
+    reference = _reference(x, weight, lora_a, lora_b, 2.0, bias_)
+    reference_grads = torch.autograd.grad((reference * upstream).sum(), (x, lora_a, lora_b))
+    for got, want in zip(grads, reference_grads):
+        assert torch.allclose(got, want, rtol=0.05, atol=0.02 * float(want.abs().max()))

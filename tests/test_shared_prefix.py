@@ -1,0 +1,59 @@
+"""A batch's shared prompt prefix computed once gives the loss and gradients of the whole rows."""
+
+from __future__ import annotations
+
+from copy import deepcopy
+
+import pytest
+
+from slmops.config import TrainParams
+from slmops.modeling.bundle import ModelBundle
+from slmops.modeling.encoding import CompletionOnlyLogitsCollator, encode_example
+from slmops.modeling.shared_prefix import SharedPrefixCollator, accept_shared_prefix, shared_prefix_length
+from slmops.pipelines.train.methods import wrap_for_training
+
+SYSTEM = "<|im_start|>system\nClassify the intent of the user request.<|im_end|>\n<|im_start|>user\n"
+ROWS = [("play some jazz", "PlayMusic"), ("book a table for two at eight tonight", "BookRestaurant"),
+        ("will it rain", "GetWeather")]
+
+
+def _features(tokenizer, system=SYSTEM):
+    return [encode_example(tokenizer, f"{system}{text}<|im_end|>\n<|im_start|>assistant\n", f"{label}<|im_end|>\n", 256)
+            for text, label in ROWS]
+
+
+def test_prefix_stops_before_each_rows_last_prompt_token(smollm2_tokenizer):
+    features = _features(smollm2_tokenizer)
+    length = shared_prefix_length(features)
+    assert length == len(smollm2_tokenizer(SYSTEM)["input_ids"])
+    same = [features[0], dict(features[0])]  # identical rows: the whole prompt but its last token
+    first_label = next(i for i, label in enumerate(features[0]["labels"]) if label >= 0)
+    assert shared_prefix_length(same) == first_label - 1
+    assert "prefix_ids" not in SharedPrefixCollator(smollm2_tokenizer.pad_token_id)(_features(smollm2_tokenizer, ""))
+
+
+@pytest.mark.parametrize("quantization_aware", [None, {"block_size": 32}])
+def test_loss_and_gradients_match_the_whole_rows(tiny_model_dir, smollm2_tokenizer, quantization_aware):
+    import torch
+
+    params = TrainParams(lora={"r": 4, "alpha": 8, "dropout": 0.0}, quantization_aware=quantization_aware)
+    model = accept_shared_prefix(wrap_for_training(ModelBundle(path=tiny_model_dir).model, params))
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if "lora_B" in name:
+                parameter.normal_(0, 0.05)
+    model.train()
+    features = _features(smollm2_tokenizer)
+    whole = CompletionOnlyLogitsCollator(smollm2_tokenizer.pad_token_id)(features)
+    shared = SharedPrefixCollator(smollm2_tokenizer.pad_token_id)(features)
+    assert shared["input_ids"].shape[1] < whole["input_ids"].shape[1] and torch.equal(shared["labels"], whole["labels"])
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    reference = model(**whole).loss
+    reference_grads = torch.autograd.grad(reference, trainable)
+    loss = model(**shared).loss
+    grads = torch.autograd.grad(loss, trainable)
+    assert torch.allclose(loss, reference, atol=1e-5)
+    for got, want in zip(grads, reference_grads):
+        assert torch.allclose(got, want, rtol=1e-3, atol=1e-6)
+    copy = deepcopy(model)  # the forward that takes prefix_ids is rebound to the copy, not kept on the original
+    assert copy.forward.__self__ is copy and copy._slmops_forward.__self__ is copy
