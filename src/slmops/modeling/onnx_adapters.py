@@ -127,8 +127,10 @@ def check_onnx_adapter(path: Path, lora_inputs: dict[str, dict[str, Any]]) -> No
     if not Path(path).is_file():
         raise InputDataError(str(path), "adapter file not found")
     parameters = ort.AdapterFormat.read_adapter(str(path)).get_parameters()
-    for name, value in parameters.items():
-        spec = lora_inputs.get(name)
+    # In the base's order (its graph inputs), so "the first mismatching tensor" is the same on every run.
+    ordered = [n for n in lora_inputs if n in parameters] + sorted(n for n in parameters if n not in lora_inputs)
+    for name in ordered:
+        spec, value = lora_inputs.get(name), parameters[name]
         shape = list(value.shape())
         if spec is None or len(shape) != 2 or any(e != RANK and e != a for e, a in zip(spec["shape"], shape)):
             raise InputDataError(str(path), f"adapter does not fit this base: shape {shape}, base expects "
