@@ -1,0 +1,1 @@
+"""Project CLI commands beyond Kedro's, one module each (registered in slmops/cli.py)."""
