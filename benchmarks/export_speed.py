@@ -71,6 +71,56 @@ class OnnxEngine:
         return first, total
 
 
+class AdapterEngine(OnnxEngine):
+    """A separate-adapter model with one adapter active (or none: the base alone)."""
+
+    def __init__(self, folder: Path, tokenizer, adapter: str | None):
+        super().__init__(folder, tokenizer)
+        self.adapter = adapter
+        if adapter:
+            self.adapters = self.og.Adapters(self.model)
+            self.adapters.load(str(folder / "adapters" / f"{adapter}.onnx_adapter"), adapter)
+
+    def run(self, prompt: str, new_tokens: int) -> tuple[float, float]:
+        ids = self.tokenizer(prompt)["input_ids"]
+        params = self.og.GeneratorParams(self.model)
+        params.set_search_options(max_length=len(ids) + new_tokens, min_length=len(ids) + new_tokens, do_sample=False)
+        generator = self.og.Generator(self.model, params)
+        if self.adapter:
+            generator.set_active_adapter(self.adapters, self.adapter)
+        started = time.perf_counter()
+        generator.append_tokens(ids)
+        generator.generate_next_token()
+        first = time.perf_counter() - started
+        while not generator.is_done():
+            generator.generate_next_token()
+        total = time.perf_counter() - started
+        del generator
+        return first, total
+
+
+def separate_adapter_model(model_dir: Path, target: str, options, lora, scratch: Path) -> Path:
+    """cpu-int4 with a LoRA adapter of the pipeline's shape (random values: speed does not depend on them)."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from slmops.modeling.onnx_adapters import lora_float_nodes
+    from slmops.pipelines.export.nodes import write_separate_adapters
+
+    torch.manual_seed(0)
+    adapter = scratch / "adapter"
+    peft = get_peft_model(AutoModelForCausalLM.from_pretrained(model_dir),
+                          LoraConfig(r=lora.r, lora_alpha=lora.alpha, target_modules=lora.target_modules,
+                                     init_lora_weights=False))
+    peft.save_pretrained(adapter)
+    folder = scratch / f"{target}-separate"
+    run_builder(model_dir, folder, target, options,
+                builder_extra_options(options, adapter_path=adapter, float_nodes=lora_float_nodes(adapter)))
+    write_separate_adapters(folder, {"tuned": adapter})
+    return folder
+
+
 class TorchEngine:
     def __init__(self, bundle: ModelBundle):
         self.bundle = bundle
@@ -117,6 +167,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--threads", default="1,2", help="intra_op_num_threads variants of the first target")
     parser.add_argument("--llama-bench", default=None, help="path to llama.cpp's llama-bench binary")
+    parser.add_argument("--adapter-cost", action="store_true",
+                        help="also time the first target with a separate LoRA adapter (train.lora's shape), on and off")
     parser.add_argument("--check-fp32", type=int, default=0, help="greedy agreement of cpu-fp32 on N prompts")
     args = parser.parse_args()
 
@@ -138,6 +190,15 @@ def main() -> None:
         for threads in [int(t) for t in args.threads.split(",") if t]:
             engines[f"{first} threads={threads}"] = OnnxEngine(with_threads(folders[first], threads, scratch),
                                                               bundle.tokenizer)
+        if args.adapter_cost:
+            separate = separate_adapter_model(args.model, first, params.export.target_options[first],
+                                              params.train.lora, scratch)
+            folders[f"{first}-separate"] = separate
+            engines[f"{first}-separate adapter on"] = AdapterEngine(separate, bundle.tokenizer, "tuned")
+            engines[f"{first}-separate adapter off"] = AdapterEngine(separate, bundle.tokenizer, None)
+            adapter_mb = (separate / "adapters/tuned.onnx_adapter").stat().st_size / 1e6
+            print(f"separate {first}: base {sum(p.stat().st_size for p in separate.glob('model.onnx*')) / 1e6:.1f} MB, "
+                  f"adapter r={params.train.lora.r} {adapter_mb:.1f} MB", flush=True)
         for engine in engines.values():  # warm-up, untimed
             engine.run(prompts[0], 4)
         times = {name: [] for name in engines}
@@ -147,7 +208,7 @@ def main() -> None:
         ntok = sum(len(bundle.tokenizer(p)["input_ids"]) for p in prompts) / len(prompts)
         print(f"\n{len(prompts)} prompts (~{ntok:.0f} tokens) x {args.tokens} new tokens, greedy, single stream, "
               f"{args.rounds} rounds alternating; model {args.model.relative_to(ROOT)}")
-        print(f"{'engine':<28}{'first token ms':>15}{'decode tok/s':>14}{'generated tok/s':>17}{'vs fp32':>9}{'MB':>7}")
+        print(f"{'engine':<34}{'first token ms':>15}{'decode tok/s':>14}{'generated tok/s':>17}{'vs fp32':>9}{'MB':>7}")
         base = None
         for name, runs in times.items():
             first_ms = 1000 * sum(f for f, _ in runs) / len(runs)
@@ -157,7 +218,7 @@ def main() -> None:
             target = name.split(" ")[0]
             size = sum(p.stat().st_size for p in folders[target].rglob("*") if p.is_file()) / 1e6 \
                 if target in folders else sum(p.stat().st_size for p in args.model.rglob("*.safetensors")) / 1e6
-            print(f"{name:<28}{first_ms:>15.1f}{decode:>14.1f}{generated:>17.1f}{decode / base:>8.2f}x{size:>7.0f}")
+            print(f"{name:<34}{first_ms:>15.1f}{decode:>14.1f}{generated:>17.1f}{decode / base:>8.2f}x{size:>7.0f}")
         if args.llama_bench:
             for test, rate in llama_bench(args.llama_bench, args.tokens, round(ntok)).items():
                 print(f"{'llama.cpp ' + test:<28}{'':>15}{rate:>14.1f}")

@@ -6,6 +6,7 @@ Shared by the export and evaluate_onnx stages and `slmops generate` (no stage im
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -82,5 +83,7 @@ def load_genai_model(folder: Path, options: TargetParams) -> tuple[Any | None, s
     except RuntimeError as error:
         if options.execution_provider == "cpu":
             raise
+        # File names only: metrics never hold a path of the machine that made them.
+        detail = re.sub(r"/(?:[^\s/:]+/)+([^\s/:]+)", r"\1", str(error).strip())
         return None, (f"not run here: the {options.execution_provider} provider is not available on this machine "
-                      f"({str(error).strip()}); measuring it needs {PACKAGES[options.execution_provider]}")
+                      f"({detail}); measuring it needs {PACKAGES[options.execution_provider]}")
