@@ -204,7 +204,9 @@ def main() -> None:
         times = {name: [] for name in engines}
         for _ in range(args.rounds):
             for name, engine in engines.items():
+                started = time.perf_counter()
                 times[name] += [engine.run(p, args.tokens) for p in prompts]
+                print(f"  {name}: {time.perf_counter() - started:.1f} s", flush=True)
         ntok = sum(len(bundle.tokenizer(p)["input_ids"]) for p in prompts) / len(prompts)
         print(f"\n{len(prompts)} prompts (~{ntok:.0f} tokens) x {args.tokens} new tokens, greedy, single stream, "
               f"{args.rounds} rounds alternating; model {args.model.relative_to(ROOT)}")
