@@ -231,7 +231,7 @@ def main() -> None:
             check = prompts_for(bundle, args.check_fp32)
             from slmops.modeling.genai import GenaiModel
 
-            expected = generate_greedy(bundle, check, 16, batch_size=1)
+            expected = generate_greedy(bundle, check, 16, batch_size=16)  # as the evaluate stage generates
             got = GenaiModel(folders["cpu-fp32"], bundle.tokenizer).generate(check, 16)
             same = sum(a == b for a, b in zip(expected, got))
             print(f"cpu-fp32 greedy output (16 tokens) equal to transformers fp32 on {same}/{len(check)} prompts")
