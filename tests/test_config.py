@@ -131,10 +131,11 @@ def test_split_fractions_just_below_one_are_accepted():
 
 
 def test_export_target_without_options_is_rejected(params):
-    params["export"]["targets"] = ["cpu-int4", "cuda-fp16"]
+    params["export"]["targets"] = ["cpu-int4", "cuda-fp61"]
     message = _error(params)
     assert "export" in message
-    assert "targets ['cuda-fp16'] have no entry under export.target_options" in message
+    assert "targets ['cuda-fp61'] have no entry under export.target_options" in message
+    assert "did you mean 'cuda-fp16' for 'cuda-fp61'?" in message
 
 
 def test_export_needs_at_least_one_target(params):
@@ -161,7 +162,7 @@ def test_runtime_keys_are_accepted(params):
     assert "target" in RUNTIME_KEYS
     params["target"] = "cpu-int4"
     validated = validate_params(params)
-    assert validated.export.targets == ["cpu-int4"]
+    assert validated.export.targets == params["export"]["targets"]
 
 
 def test_a_non_runtime_extra_key_is_still_rejected(params):
@@ -179,8 +180,8 @@ def test_sections_are_frozen(real_params):
 
 def test_quantization_aware_training_needs_the_int4_targets_block_size(params):
     params["train"]["quantization_aware"] = {"bits": 4, "block_size": 32}
-    params["export"]["target_options"]["cpu-int4"]["builder_options"]["block_size"] = 64
-    with pytest.raises(ConfigError, match="cpu-int4.builder_options.block_size is 64 but "
+    params["export"]["target_options"]["cpu-int4"]["block_size"] = 64
+    with pytest.raises(ConfigError, match="cpu-int4.block_size is 64 but "
                                           "train.quantization_aware.block_size is 32") as error:
         validate_params(params)
     assert ": :" not in str(error.value)  # a whole-file rule has no key path to print

@@ -18,7 +18,11 @@ def project(tmp_path_factory, tiny_model_dir, snips_rows):
         by_label.setdefault(row["label"], []).append(row)
     rows = [r for label in sorted(by_label) for r in by_label[label][:8]]  # 56 rows, 8 per intent
     (root / "data/01_raw/tiny.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    write_params(root, tiny_params(read_params(root), tiny_model_dir, "data/01_raw/tiny.jsonl"))
+    params = tiny_params(read_params(root), tiny_model_dir, "data/01_raw/tiny.jsonl")
+    # One target run here and one whose provider this machine lacks (built, checked, said not run).
+    params["export"] = dict(params["export"], targets=["cpu-int4", "webgpu-int4"])
+    write_params(root, params)
+    (root / "data/06_models/extra_adapters").mkdir(parents=True)  # in git for users (its README.md)
     run(root, "git", "init", "-q")
     run(root, "dvc", "init", "-q")
     run(root, "dvc", "config", "core.analytics", "false")
@@ -49,7 +53,12 @@ def test_metrics_hold_real_numbers(project):
     evaluation = json.loads((project / "reports/metrics/eval.json").read_text())
     assert evaluation["rows"] == 14 and len(evaluation["labels"]) == 7
     export = json.loads((project / "reports/metrics/export/cpu-int4.json").read_text())
-    assert export["target"] == "cpu-int4" and export["decode"]["speedup"] > 0
+    assert export["target"] == "cpu-int4" and export["decode"]["speedup"] > 0 and export["ran"]
+    assert 0 <= export["greedy_agreement"] <= 1 and export["greedy_agreement_rows"] == 14
+    webgpu = json.loads((project / "reports/metrics/export/webgpu-int4.json").read_text())
+    assert not webgpu["ran"] and "not run here" in webgpu["not_run_reason"] and "decode" not in webgpu
+    assert (project / "data/07_model_output/onnx/webgpu-int4/model.onnx").is_file()
+    assert "Not run: not run here" in (project / "reports/model_cards/webgpu-int4.md").read_text()
     report = (project / "reports/report.md").read_text()
     assert f"{evaluation['tuned']['f1']:.3f}" in report and "cpu-int4" in report
 

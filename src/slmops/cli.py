@@ -12,6 +12,7 @@ from kedro.framework.cli.project import run as kedro_run
 
 from slmops.commands.exp import exp
 from slmops.commands.finetune import finetune, optimize
+from slmops.commands.generate import generate
 from slmops.commands.remote import remote
 from slmops.commands.run import run_project
 from slmops.commands.sweep import sweep
@@ -33,3 +34,4 @@ cli.add_command(optimize, name="auto-opt")  # Olive < 0.13's name for `optimize`
 cli.add_command(sweep)
 cli.add_command(remote)
 cli.add_command(exp)
+cli.add_command(generate)

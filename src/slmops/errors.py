@@ -30,3 +30,7 @@ class ConfigError(SlmopsError):
 
 class UnsupportedError(SlmopsError):
     """The request is valid but cannot run here (hardware, method not built yet); says how to fix it."""
+
+
+class QualityGateError(SlmopsError):
+    """An exported model scores further below the PyTorch model than `export.max_quality_drop` allows."""

@@ -38,15 +38,24 @@ class Params(Section):
     @model_validator(mode="after")
     def _int4_targets_match_the_training_grid(self) -> Params:
         aware = self.train.quantization_aware
+        int4 = [t for t in self.export.targets if self.export.target_options[t].precision == "int4"]
+        if self.export.adapters == "separate" and int4 and getattr(aware, "target", "merged") != "base":
+            # A separate adapter runs as x @ Q(W) + x @ BA: only training against exactly that keeps it.
+            raise ValueError(f"export.adapters: separate with int4 targets {int4} needs the adapter trained against "
+                             "the frozen int4 base: set train.quantization_aware.target: base")
         if aware is None:
             return self
-        for name in self.export.targets:
+        for name in int4:
             options = self.export.target_options[name]
-            block = int(options.builder_options.get("block_size", 32))  # the builder's default
-            if options.precision == "int4" and block != aware.block_size:
-                raise ValueError(f"export.target_options.{name}.builder_options.block_size is {block} but "
+            if options.block_size != aware.block_size:
+                raise ValueError(f"export.target_options.{name}.block_size is {options.block_size} but "
                                  f"train.quantization_aware.block_size is {aware.block_size}: the int4 model would "
                                  "not hold the weights the adapter was trained against; make them equal")
+            builder = options.builder_options
+            if str(builder.get("is_symmetric", True)).lower() in ("false", "0") or \
+                    builder.get("algo_config", "default") != "default":
+                raise ValueError(f"export.target_options.{name}.builder_options: quantization-aware training matches "
+                                 "the builder's default symmetric int4 grid only (drop is_symmetric/algo_config)")
         return self
 
 

@@ -10,20 +10,40 @@ from tqdm.auto import tqdm
 
 
 class GenaiModel:
-    """An onnxruntime-genai model fed the same token ids the PyTorch model sees (the HF tokenizer's)."""
+    """An onnxruntime-genai model fed the same token ids the PyTorch model sees (the HF tokenizer's).
 
-    def __init__(self, folder: Path, tokenizer: Any):
+    With ``adapter``, that separate adapter (``adapters/<name>.onnx_adapter``) is active for every request.
+    """
+
+    def __init__(self, folder: Path, tokenizer: Any, model: Any = None, adapter: str | None = None):
         import onnxruntime_genai as og
 
         self._og = og
-        self.model = og.Model(str(folder))
+        started = time.perf_counter()
+        self.model = model if model is not None else og.Model(str(folder))
+        self.load_seconds = time.perf_counter() - started
         self.tokenizer = tokenizer
+        self.adapters, self.adapter = None, None
+        if adapter is not None:
+            self.load_adapter(Path(folder), adapter)
+
+    def load_adapter(self, folder: Path, name: str) -> None:
+        from slmops.modeling.onnx_adapters import check_onnx_adapter, read_lora_inputs
+
+        path = folder / "adapters" / f"{name}.onnx_adapter"
+        check_onnx_adapter(path, read_lora_inputs(folder))
+        if self.adapters is None:
+            self.adapters = self._og.Adapters(self.model)
+        self.adapters.load(str(path), name)
+        self.adapter = name
 
     def _generator(self, prompt_ids: list[int], new_tokens: int, exact: bool) -> Any:
         params = self._og.GeneratorParams(self.model)
         total = len(prompt_ids) + new_tokens
         params.set_search_options(max_length=total, min_length=total if exact else 0, do_sample=False)
         generator = self._og.Generator(self.model, params)
+        if self.adapter is not None:
+            generator.set_active_adapter(self.adapters, self.adapter)
         generator.append_tokens(prompt_ids)
         return generator
 

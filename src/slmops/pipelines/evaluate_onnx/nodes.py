@@ -1,7 +1,13 @@
-"""Measure an exported ONNX model: size, decode speed against PyTorch, and quality against PyTorch."""
+"""Measure an exported ONNX model: size, load time, speed and memory, quality and greedy agreement with PyTorch.
+
+A target whose execution provider this machine lacks is checked structurally and its metrics say it was
+not run here and why; no number is made up for it.
+"""
 
 from __future__ import annotations
 
+import json
+import resource
 import time
 from pathlib import Path
 from typing import Any
@@ -11,67 +17,118 @@ from slmops.metrics import score_generations
 from slmops.modeling.bundle import ModelBundle
 from slmops.modeling.genai import GenaiModel
 from slmops.modeling.generation import measure_decode_speed
-from slmops.pipelines.evaluate.nodes import delta, evaluation_rows, references_of, task_labels
-from slmops.pipelines.export.nodes import target_options
+from slmops.modeling.model_card import render_model_card
+from slmops.modeling.onnx_quality import (check_quality_gate, delta, evaluation_rows, greedy_agreement,
+                                          references_of, task_labels)
+from slmops.modeling.onnx_targets import check_structure, load_genai_model, target_options
+
+OWN_ADAPTER = "tuned"
 
 
-def folder_size_mb(folder: Path) -> float:
-    return round(sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file()) / 1e6, 2)
+def folder_size_mb(folder: Path, pattern: str = "*") -> float:
+    return round(sum(p.stat().st_size for p in Path(folder).rglob(pattern) if p.is_file()) / 1e6, 2)
+
+
+def _rss_mb() -> float:
+    import psutil
+
+    return psutil.Process().memory_info().rss / 1e6
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3  # kilobytes on Linux
+
+
+def _mean(runs: list[dict[str, float]]) -> dict[str, float]:
+    return {key: sum(run[key] for run in runs) / len(runs) for key in runs[0]}
 
 
 def compare_decode_speed(onnx: GenaiModel, pytorch: ModelBundle, prompts: list[str], new_tokens: int,
-                         rounds: int = 1) -> tuple[dict[str, float], dict[str, float]]:
-    """Decode speed of both engines, averaged over ``rounds`` that alternate between them.
+                         rounds: int = 1, without_adapter: GenaiModel | None = None) -> dict[str, dict[str, float]]:
+    """Decode speed of each engine, averaged over ``rounds`` that alternate between them.
 
     Same prompts, same number of new tokens, one after the other in this process: a fair comparison.
-    One short untimed run each first, so neither engine's one-off start-up is counted as decoding.
+    One short untimed run each first, so no engine's one-off start-up is counted as decoding.
     """
-    onnx.measure_decode_speed(prompts[:1], 4)
-    measure_decode_speed(pytorch, prompts[:1], 4)
-    onnx_runs, pytorch_runs = [], []
+    engines = {"onnx": onnx.measure_decode_speed, "pytorch": lambda p, n: measure_decode_speed(pytorch, p, n)}
+    if without_adapter is not None:
+        engines["without_adapter"] = without_adapter.measure_decode_speed
+    for measure in engines.values():
+        measure(prompts[:1], 4)
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in engines}
     for _ in range(rounds):
-        onnx_runs.append(onnx.measure_decode_speed(prompts, new_tokens))
-        pytorch_runs.append(measure_decode_speed(pytorch, prompts, new_tokens))
+        for name, measure in engines.items():
+            runs[name].append(measure(prompts, new_tokens))
+    return {name: _mean(result) for name, result in runs.items()}
 
-    def mean(runs: list[dict[str, float]]) -> dict[str, float]:
-        return {key: sum(run[key] for run in runs) / len(runs) for key in runs[0]}
 
-    return mean(onnx_runs), mean(pytorch_runs)
+def _not_run(base: dict[str, Any], reason: str) -> dict[str, Any]:
+    # No quality, speed or memory keys at all: nothing was measured, and readers must not mistake a null for one.
+    return {**base, "ran": False, "not_run_reason": reason}
 
 
 def measure_onnx_model(onnx_model: Path, merged_model: ModelBundle, validation_examples: list[dict[str, Any]],
-                       evaluate_params: dict[str, Any], export_params: dict[str, Any], eval_metrics: dict[str, Any],
-                       export_target: str | None) -> dict[str, Any]:
-    options = target_options(export_params, export_target)
-    speed = parse(ExportParams, export_params, "export").speed
+                       predictions: list[dict[str, Any]], evaluate_params: dict[str, Any],
+                       export_params: dict[str, Any], eval_metrics: dict[str, Any],
+                       export_target: str | None) -> tuple[dict[str, Any], str]:
+    """Return the target's metrics and its complete model card."""
+    export: ExportParams = parse(ExportParams, export_params, "export")
+    options = target_options(export, export_target)
     params: EvaluateParams = parse(EvaluateParams, evaluate_params, "evaluate")
-    rows = evaluation_rows(validation_examples, params)
-    onnx = GenaiModel(onnx_model, merged_model.tokenizer)
+    separate = (Path(onnx_model) / "adapters").is_dir()
+    base = {"target": export_target, "precision": options.precision, "execution_provider": options.execution_provider,
+            "adapters": "separate" if separate else "merged", "size_mb": folder_size_mb(onnx_model),
+            "structure": check_structure(onnx_model, options)}
+    if separate:
+        base["adapter_size_mb"] = folder_size_mb(Path(onnx_model) / "adapters", "*.onnx_adapter")
+    card_info = json.loads((Path(onnx_model) / "model_card.json").read_text(encoding="utf-8"))
 
+    rss_before = _rss_mb()
+    started = time.perf_counter()
+    model, reason = load_genai_model(onnx_model, options)
+    if model is None:
+        metrics = _not_run(base, reason)
+        return metrics, render_model_card(export_target, options, card_info["identity"], card_info["adapters"], metrics)
+    load_seconds = time.perf_counter() - started
+    onnx = GenaiModel(onnx_model, merged_model.tokenizer, model=model, adapter=OWN_ADAPTER if separate else None)
+
+    rows = evaluation_rows(validation_examples, params)
     started = time.perf_counter()
     generations = onnx.generate([e["prompt"] for e in rows], params.max_new_tokens)
     onnx_scores = score_generations(generations, references_of(rows), task_labels(rows))
     onnx_scores["seconds"] = round(time.perf_counter() - started, 2)
+    agreement, agreement_rows = greedy_agreement(rows, generations, predictions)
     pytorch_scores = {k: v for k, v in eval_metrics["tuned"].items() if k != "perplexity"}
 
-    speed_prompts = [e["prompt"] for e in rows[: speed.prompt_count]]
-    onnx_speed, pytorch_speed = compare_decode_speed(onnx, merged_model, speed_prompts, speed.new_tokens)
-    return {
-        "target": export_target,
-        "precision": options.precision,
-        "execution_provider": options.execution_provider,
-        "size_mb": folder_size_mb(onnx_model),
-        "rows": len(rows),
-        "onnx": onnx_scores,
-        "pytorch": pytorch_scores,
-        "delta": delta(onnx_scores, pytorch_scores),
-        "decode": {
-            "prompts": len(speed_prompts),
-            "new_tokens": speed.new_tokens,
-            "onnx_tokens_per_second": round(onnx_speed["tokens_per_second"], 1),
-            "pytorch_tokens_per_second": round(pytorch_speed["tokens_per_second"], 1),
-            "speedup": round(onnx_speed["tokens_per_second"] / pytorch_speed["tokens_per_second"], 2),
-            "onnx_first_token_ms": round(onnx_speed["first_token_ms"], 1),
-            "pytorch_first_token_ms": round(pytorch_speed["first_token_ms"], 1),
-        },
+    speed_prompts = [e["prompt"] for e in rows[: export.speed.prompt_count]]
+    plain = GenaiModel(onnx_model, merged_model.tokenizer, model=model) if separate else None
+    if plain is not None:
+        plain.measure_decode_speed(speed_prompts[:1], 4)
+    # The ONNX engine has done all its work by here (PyTorch loads its weights in the comparison below).
+    peak_memory_mb = round(max(_peak_rss_mb(), _rss_mb()) - rss_before, 1)
+    speed = compare_decode_speed(onnx, merged_model, speed_prompts, export.speed.new_tokens, without_adapter=plain)
+    onnx_speed, pytorch_speed = speed["onnx"], speed["pytorch"]
+    decode = {
+        "prompts": len(speed_prompts),
+        "new_tokens": export.speed.new_tokens,
+        "onnx_tokens_per_second": round(onnx_speed["tokens_per_second"], 1),
+        "pytorch_tokens_per_second": round(pytorch_speed["tokens_per_second"], 1),
+        "speedup": round(onnx_speed["tokens_per_second"] / pytorch_speed["tokens_per_second"], 2),
+        "onnx_first_token_ms": round(onnx_speed["first_token_ms"], 1),
+        "pytorch_first_token_ms": round(pytorch_speed["first_token_ms"], 1),
     }
+    if "without_adapter" in speed:
+        decode["without_adapter"] = {"tokens_per_second": round(speed["without_adapter"]["tokens_per_second"], 1),
+                                     "first_token_ms": round(speed["without_adapter"]["first_token_ms"], 1)}
+    quality = {"onnx": onnx_scores, "pytorch": pytorch_scores, "delta": delta(onnx_scores, pytorch_scores)}
+    metrics = {**base, "ran": True, "rows": len(rows), "load_seconds": round(load_seconds, 3),
+               "peak_memory_mb": peak_memory_mb, "quality": quality, "greedy_agreement": agreement,
+               "greedy_agreement_rows": agreement_rows, "max_quality_drop": export.max_quality_drop,
+               # Kept for readers of the earlier layout (the report): same values as under `quality`.
+               "onnx": onnx_scores, "pytorch": pytorch_scores, "delta": quality["delta"], "decode": decode}
+    return metrics, render_model_card(export_target, options, card_info["identity"], card_info["adapters"], metrics)
+
+
+def gate_quality(export_metrics: dict[str, Any], export_params: dict[str, Any]) -> None:
+    """Fail the stage (after its metrics are written) when the target lost more quality than allowed."""
+    check_quality_gate(export_metrics, parse(ExportParams, export_params, "export").max_quality_drop)

@@ -1,9 +1,14 @@
-"""Build an ONNX model for one hardware target with onnxruntime-genai's model builder."""
+"""Build an ONNX model for one hardware target with onnxruntime-genai's model builder.
+
+`export.adapters: merged` builds from the merged model. `separate` builds the base once with LoRA
+branches whose weights are graph inputs, and writes each adapter as its own `.onnx_adapter`.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import io
+import json
 import logging
 import shutil
 import tempfile
@@ -12,49 +17,91 @@ from pathlib import Path
 from typing import Any
 
 from slmops.config import ExportParams, TargetParams, parse
-from slmops.errors import ConfigError, UnsupportedError
+from slmops.errors import InputDataError, SlmopsError, UnsupportedError
 from slmops.modeling.bundle import ModelBundle
+from slmops.modeling.model_card import render_model_card
+from slmops.modeling.onnx_adapters import (adapter_tensors, lora_float_nodes, make_lora_inputs,
+                                           write_onnx_adapter)
+from slmops.modeling.onnx_targets import builder_extra_options, check_structure, target_options
 
 log = logging.getLogger(__name__)
+OWN_ADAPTER = "tuned"
 
 
-def target_options(export_params: dict[str, Any], target: str | None) -> TargetParams:
-    params: ExportParams = parse(ExportParams, export_params, "export")
-    if not target or target == "none":
-        raise ConfigError("no export target given: run `kedro run --pipelines export --params target=<name>` "
-                          f"with one of {params.targets} (dvc repro does this for each target)")
-    if target not in params.target_options:
-        raise ConfigError(f"params.yaml: export.target_options has no entry for target '{target}'; "
-                          f"known: {sorted(params.target_options)}")
-    return params.target_options[target]
-
-
-def build_onnx_model(merged_model: ModelBundle, export_params: dict[str, Any], target: str | None) -> Path:
-    """Return a staging folder holding model.onnx, genai_config.json and the tokenizer files."""
+def run_builder(source: Path, staging: Path, target: str, options: TargetParams, extra: list[str]) -> None:
     from onnxruntime_genai.models.builder import create_model, parse_extra_options
 
-    options = target_options(export_params, target)
-    staging = Path(tempfile.mkdtemp(prefix=f"slmops-onnx-{target}-"))
     cache = Path(tempfile.mkdtemp(prefix="slmops-onnx-cache-"))
-    extra = [f"{key}={str(value).lower() if isinstance(value, bool) else value}"
-             for key, value in options.builder_options.items()]
-    started = time.perf_counter()
     builder_output = io.StringIO()
     # The builder prints a line per tensor; keep the console readable, and its output for errors.
     for name in ("onnxruntime", "onnxruntime.quantization"):
         logging.getLogger(name).setLevel(logging.WARNING)
     try:
         with contextlib.redirect_stdout(builder_output):
-            prepared = parse_extra_options(None, str(merged_model.path), str(staging), options.precision,
+            prepared = parse_extra_options(None, str(source), str(staging), options.precision,
                                            options.execution_provider, str(cache), extra)
-            create_model(None, str(merged_model.path), str(staging), options.precision,
-                         options.execution_provider, str(cache), **prepared)
+            create_model(None, str(source), str(staging), options.precision, options.execution_provider,
+                         str(cache), **prepared)
     except Exception as error:
-        shutil.rmtree(staging, ignore_errors=True)
         tail = "\n".join(builder_output.getvalue().splitlines()[-20:])
         raise UnsupportedError(f"the ONNX model builder failed for target '{target}' "
                                f"({options.precision}, {options.execution_provider}): {error}\n{tail}") from error
     finally:
         shutil.rmtree(cache, ignore_errors=True)
+
+
+def adapter_folders(adapter: Path, extra_adapters_dir: Path, names: list[str]) -> dict[str, Path]:
+    folders = {OWN_ADAPTER: Path(adapter)}
+    for name in names:
+        folder = Path(extra_adapters_dir) / name
+        if not (folder / "adapter_config.json").is_file():
+            raise InputDataError(str(folder), "extra adapter not found: put the PEFT adapter folder there "
+                                 "(adapter_config.json, adapter_model.safetensors)")
+        folders[name] = folder
+    return folders
+
+
+def write_separate_adapters(staging: Path, folders: dict[str, Path]) -> list[str]:
+    """Base graph LoRA weights become inputs; each adapter becomes adapters/<name>.onnx_adapter."""
+    lora_inputs = make_lora_inputs(staging / "model.onnx")
+    out = staging / "adapters"
+    out.mkdir()
+    # Adapters are checked before any is written, so a foreign one fails the target without a partial set.
+    tensors = {name: adapter_tensors(folder, lora_inputs) for name, folder in folders.items()}
+    for name, values in tensors.items():
+        write_onnx_adapter(values, out / f"{name}.onnx_adapter")
+    (out / "lora_inputs.json").write_text(json.dumps(lora_inputs, indent=2) + "\n", encoding="utf-8")
+    return list(tensors)
+
+
+def build_onnx_model(merged_model: ModelBundle, base_model: ModelBundle, adapter: Path, extra_adapters_dir: Path,
+                     export_params: dict[str, Any], base_model_params: dict[str, Any], train_params: dict[str, Any],
+                     target: str | None) -> Path:
+    """Return a staging folder holding model.onnx, genai_config.json, tokenizer files, adapters, README.md."""
+    params: ExportParams = parse(ExportParams, export_params, "export")
+    options = target_options(params, target)
+    staging = Path(tempfile.mkdtemp(prefix=f"slmops-onnx-{target}-"))
+    started = time.perf_counter()
+    try:
+        if params.adapters == "merged":
+            run_builder(merged_model.path, staging, target, options, builder_extra_options(options))
+            adapters: list[str] = []
+        else:
+            folders = adapter_folders(adapter, extra_adapters_dir, params.extra_adapters)
+            float_nodes = lora_float_nodes(adapter) if options.precision in ("int4", "int8") else []
+            run_builder(base_model.path, staging, target, options,
+                        builder_extra_options(options, adapter_path=Path(adapter), float_nodes=float_nodes))
+            adapters = write_separate_adapters(staging, folders)
+        check_structure(staging, options)
+        identity = {"base_model": base_model_params.get("name_or_path", "unknown"),
+                    "method": train_params.get("method", "lora"),
+                    "quantization_aware": train_params.get("quantization_aware"), "adapter_mode": params.adapters}
+        (staging / "README.md").write_text(render_model_card(target, options, identity, adapters), encoding="utf-8")
+        # What evaluate_onnx needs to write the complete card, without reading train/base_model params itself.
+        (staging / "model_card.json").write_text(json.dumps({"identity": identity, "adapters": adapters}, indent=2)
+                                                 + "\n", encoding="utf-8")
+    except (SlmopsError, OSError, RuntimeError, ValueError):
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     log.info("Built %s in %.1f s", target, time.perf_counter() - started)
     return staging

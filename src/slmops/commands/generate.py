@@ -1,0 +1,103 @@
+"""`slmops generate`: stream tokens from an exported target, with the chat template applied."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from slmops.errors import InputDataError, SlmopsError, UnsupportedError
+
+ONNX_ROOT = Path("data/07_model_output/onnx")
+
+
+def default_system_prompt(params_file: Path = Path("params.yaml")) -> str | None:
+    """The task's system prompt from params.yaml, when it has no `{field}` to fill."""
+    import yaml
+
+    if not params_file.is_file():
+        return None
+    system = (yaml.safe_load(params_file.read_text(encoding="utf-8")) or {}).get("template", {}).get("system")
+    return system if system and "{" not in system else None
+
+
+def chat_prompt(folder: Path, user: str, system: str | None) -> str:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(folder)  # the exported tokenizer and chat template
+    if not getattr(tokenizer, "chat_template", None):
+        return f"{system}\n\n{user}\n" if system else f"{user}\n"
+    messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": user}]
+    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+
+def stream_generate(folder: Path, prompt: str, max_new_tokens: int, adapter: str | None,
+                    on_text: Callable[[str], Any]) -> dict[str, float]:
+    """Greedy generation, each decoded piece handed to ``on_text`` as it comes; returns timings."""
+    import onnxruntime_genai as og
+
+    from slmops.modeling.onnx_adapters import check_onnx_adapter, read_lora_inputs
+
+    model = og.Model(str(folder))
+    adapters = None
+    if adapter is not None:
+        path = folder / "adapters" / f"{adapter}.onnx_adapter"
+        check_onnx_adapter(path, read_lora_inputs(folder))
+        adapters = og.Adapters(model)
+        adapters.load(str(path), adapter)
+    tokenizer = og.Tokenizer(model)
+    stream = tokenizer.create_stream()
+    ids = tokenizer.encode(prompt)
+    params = og.GeneratorParams(model)
+    params.set_search_options(max_length=len(ids) + max_new_tokens, do_sample=False)
+    generator = og.Generator(model, params)
+    if adapters is not None:
+        generator.set_active_adapter(adapters, adapter)
+    started = time.perf_counter()
+    generator.append_tokens(ids)
+    first_token_s, tokens = None, 0
+    while not generator.is_done():
+        generator.generate_next_token()
+        tokens += 1
+        if first_token_s is None:
+            first_token_s = time.perf_counter() - started
+        on_text(stream.decode(generator.get_next_tokens()[0]))
+    total = time.perf_counter() - started
+    del generator
+    decode_s = total - (first_token_s or 0.0)
+    return {"tokens": tokens, "prompt_tokens": len(ids), "first_token_ms": 1000 * (first_token_s or 0.0),
+            "tokens_per_second": (tokens - 1) / decode_s if tokens > 1 and decode_s > 0 else float("nan")}
+
+
+@click.command(name="generate")
+@click.argument("prompt")
+@click.option("--target", default="cpu-int4", show_default=True, help="exported target under data/07_model_output/onnx")
+@click.option("--adapter", default=None, help="a separate adapter to activate (adapters/<NAME>.onnx_adapter)")
+@click.option("--system", default=None, help="system prompt (default: template.system from params.yaml)")
+@click.option("--max-new-tokens", default=128, show_default=True, type=click.IntRange(1, 4096))
+@click.option("--bench", is_flag=True, help="print first-token latency and decode tokens/s after the answer")
+def generate(prompt: str, target: str, adapter: str | None, system: str | None, max_new_tokens: int,
+             bench: bool) -> None:
+    """Stream an answer to PROMPT from an exported model (run `dvc repro` first)."""
+    folder = ONNX_ROOT / target
+    try:
+        if not (folder / "genai_config.json").is_file():
+            known = sorted(p.name for p in ONNX_ROOT.glob("*") if (p / "genai_config.json").is_file())
+            raise InputDataError(str(folder), f"no exported model for target '{target}' (exported here: "
+                                 f"{', '.join(known) or 'none'}; run `dvc repro export@{target}`)")
+        text = chat_prompt(folder, prompt, system if system is not None else default_system_prompt())
+        try:
+            stats = stream_generate(folder, text, max_new_tokens, adapter,
+                                    lambda piece: (sys.stdout.write(piece), sys.stdout.flush()))
+        except RuntimeError as error:  # e.g. the target's provider is not on this machine
+            raise UnsupportedError(f"target '{target}' does not run here: {str(error).strip()}") from error
+    except SlmopsError as error:
+        click.secho(f"error: {error}", fg="red", err=True)
+        sys.exit(2)
+    click.echo()
+    if bench:
+        click.echo(f"{stats['tokens']} tokens after a {stats['prompt_tokens']}-token prompt: first token "
+                   f"{stats['first_token_ms']:.1f} ms, decode {stats['tokens_per_second']:.1f} tokens/s", err=True)

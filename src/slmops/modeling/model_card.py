@@ -1,0 +1,69 @@
+"""Model cards for exported targets: what the model is, how to run it, and (once measured) how it did."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slmops.config import TargetParams
+
+WEIGHTS_NOTE = {
+    "int4": "int4 weights (MatMulNBits, symmetric, block {block}). With quantization-aware training the merged "
+            "weights already lie on this grid, so the int4 model holds the weights PyTorch was evaluated with.",
+    "int8": "int8 weights (MatMulNBits 8-bit, block {block}). Weights on the int4 grid of quantization-aware "
+            "training are represented exactly in int8 (each int4 step is 16 int8 steps).",
+    "fp16": "fp16 weights. With quantization-aware training they are the int4-grid values, held in fp16.",
+    "bf16": "bf16 weights. With quantization-aware training they are the int4-grid values, held in bf16.",
+    "fp32": "fp32 weights, exactly the merged PyTorch weights (with quantization-aware training: the int4-grid values).",
+}
+
+
+def render_model_card(target: str, options: TargetParams, identity: dict[str, Any],
+                      adapters: list[str], measured: dict[str, Any] | None = None) -> str:
+    """Markdown card. ``identity``: base model, training method, quantization-aware setting, adapter mode."""
+    mode = identity["adapter_mode"]
+    lines = [
+        f"# {target}: {identity['base_model']} fine-tuned ({identity['method']})", "",
+        "| | |", "|---|---|",
+        f"| base model | `{identity['base_model']}` |",
+        f"| adapter | {identity['method']}, " + ("merged into the weights" if mode == "merged" else
+                                                f"kept separate: {', '.join(f'`adapters/{a}.onnx_adapter`' for a in adapters)}") + " |",
+        f"| quantization-aware training | {identity['quantization_aware'] or 'off'} |",
+        f"| precision | {options.precision} |",
+        f"| execution provider | {options.execution_provider} |",
+        "", WEIGHTS_NOTE[options.precision].format(block=options.block_size), "",
+        "## Run it", "", "```bash",
+        f"slmops generate --target {target}" + (" --adapter tuned" if mode == "separate" else "") + ' "play some jazz"',
+        "```", "", "```python", "import onnxruntime_genai as og",
+        f'model = og.Model("data/07_model_output/onnx/{target}")',
+    ]
+    if mode == "separate":
+        lines += ["adapters = og.Adapters(model)",
+                  f'adapters.load("data/07_model_output/onnx/{target}/adapters/tuned.onnx_adapter", "tuned")',
+                  "# per request: generator.set_active_adapter(adapters, \"tuned\")"]
+    lines += ["```", "", "## Measured", ""]
+    lines += _measured(measured) if measured else [
+        f"Measured by the `evaluate_onnx@{target}` stage: `reports/metrics/export/{target}.json` and the complete "
+        f"card `reports/model_cards/{target}.md`."]
+    lines += ["", "## Lineage", "", "<!-- lineage: the chain of artifacts that made this model goes here -->", ""]
+    return "\n".join(lines)
+
+
+def _measured(metrics: dict[str, Any]) -> list[str]:
+    if not metrics.get("ran"):
+        return [f"Not run: {metrics['not_run_reason']}", "",
+                "Structural checks passed: the ONNX graph loads, genai_config.json is valid and names the "
+                f"`{metrics['execution_provider']}` provider."]
+    quality, decode = metrics["quality"], metrics["decode"]
+    lines = [
+        f"On {metrics['rows']} validation rows: F1 {quality['onnx']['f1']:.3f} (PyTorch {quality['pytorch']['f1']:.3f}, "
+        f"delta {quality['delta']['f1']:+.3f}), exact match {quality['onnx']['exact_match']:.3f}; "
+        f"same greedy answer as PyTorch on {metrics['greedy_agreement']:.1%} of them.",
+        "",
+        f"Decode {decode['onnx_tokens_per_second']} tokens/s ({decode['speedup']}x transformers fp32 in the same run), "
+        f"first token {decode['onnx_first_token_ms']} ms, load {metrics['load_seconds']} s, "
+        f"{metrics['size_mb']} MB on disk, peak memory +{metrics['peak_memory_mb']} MB.",
+    ]
+    if "without_adapter" in decode:
+        lines += ["", f"Without an active adapter: {decode['without_adapter']['tokens_per_second']} tokens/s "
+                      f"(adapter files: {metrics.get('adapter_size_mb', 0)} MB)."]
+    return lines
