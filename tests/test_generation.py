@@ -68,25 +68,18 @@ def test_onnx_and_pytorch_generate_alike_with_the_same_settings(tmp_path, tiny_m
 
     (Sampling is reproducible on each engine with its seed, but the engines draw differently.)
     """
-    import onnxruntime_genai as og
-
     from slmops.datasets import StagedFolderDataset
     from slmops.modeling.bundle import ModelBundle
+    from slmops.modeling.genai import GenaiModel
     from slmops.pipelines.export.nodes import build_onnx_model
 
     targets = {"targets": ["cpu-fp32"], "target_options": {"cpu-fp32": {"precision": "fp32", "execution_provider": "cpu"}}}
     bundle = ModelBundle(path=tiny_model_dir)
-    StagedFolderDataset(str(tmp_path / "onnx")).save(build_onnx_model(bundle, targets, "cpu-fp32"))
-    model, prompt = og.Model(str(tmp_path / "onnx")), "Summarize: the cat sat on the mat"
-    ids = bundle.tokenizer(prompt)["input_ids"]
+    staging = build_onnx_model(bundle, bundle, tiny_model_dir, tiny_model_dir, targets, {"name_or_path": "tiny-llama"},
+                               {"method": "lora", "quantization_aware": None}, "cpu-fp32")
+    StagedFolderDataset(str(tmp_path / "onnx")).save(staging)
+    onnx_model, prompt = GenaiModel(tmp_path / "onnx", bundle.tokenizer), "Summarize: the cat sat on the mat"
     for settings in (GenerationParams(repetition_penalty=1.3), GenerationParams(no_repeat_ngram_size=2)):
-        params = og.GeneratorParams(model)
-        params.set_search_options(**genai_search_options(settings, max_length=len(ids) + 8))
-        generator = og.Generator(model, params)
-        generator.append_tokens(ids)
-        while not generator.is_done():
-            generator.generate_next_token()
-        onnx = bundle.tokenizer.decode(list(generator.get_sequence(0))[len(ids):], skip_special_tokens=True)
-        del generator
+        onnx = onnx_model.answer([prompt], 8, settings=settings)[0][0]
         pytorch = generate_answers(bundle, [prompt], 8, 1, settings)[0].text
         assert onnx == pytorch and not pytorch.startswith(" mat mat")  # the settings changed the answer

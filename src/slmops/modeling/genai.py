@@ -37,10 +37,12 @@ class GenaiModel:
         self.adapters.load(str(path), name)
         self.adapter = name
 
-    def _generator(self, prompt_ids: list[int], new_tokens: int, exact: bool) -> Any:
+    def _generator(self, prompt_ids: list[int], new_tokens: int, exact: bool,
+                   search_options: dict[str, Any] | None = None) -> Any:
         params = self._og.GeneratorParams(self.model)
         total = len(prompt_ids) + new_tokens
-        params.set_search_options(max_length=total, min_length=total if exact else 0, do_sample=False)
+        options = search_options or {"do_sample": False}
+        params.set_search_options(**{**options, "max_length": total, "min_length": total if exact else 0})
         generator = self._og.Generator(self.model, params)
         if self.adapter is not None:
             generator.set_active_adapter(self.adapters, self.adapter)
@@ -51,16 +53,35 @@ class GenaiModel:
         return self.tokenizer(prompt, add_special_tokens=True)["input_ids"]
 
     def generate(self, prompts: list[str], max_new_tokens: int, desc: str = "generate (onnx)") -> list[str]:
+        """Greedy answers, decoded."""
+        return [text for text, _ in self.answer(prompts, max_new_tokens, desc=desc)]
+
+    def answer(self, prompts: list[str], max_new_tokens: int, settings: Any = None,
+               desc: str = "generate (onnx)") -> list[tuple[str, bool]]:
+        """Each prompt's decoded answer, and whether it hit ``max_new_tokens`` without ending.
+
+        ``settings`` (``evaluate.generation``) are applied as the PyTorch evaluation applies them
+        (``slmops.modeling.generation_settings``); None is greedy.
+        """
+        from slmops.modeling.generation_settings import genai_search_options
+
         outputs = []
         for prompt in tqdm(prompts, desc=desc, unit="prompt"):
             ids = self._prompt_ids(prompt)
-            generator = self._generator(ids, max_new_tokens, exact=False)
+            options = genai_search_options(settings, len(ids) + max_new_tokens) if settings is not None else None
+            generator = self._generator(ids, max_new_tokens, exact=False, search_options=options)
             while not generator.is_done():
                 generator.generate_next_token()
             new_ids = list(generator.get_sequence(0))[len(ids):]
             del generator
-            outputs.append(self.tokenizer.decode(new_ids, skip_special_tokens=True))
+            ended = bool(new_ids) and new_ids[-1] in self._end_ids()
+            outputs.append((self.tokenizer.decode(new_ids, skip_special_tokens=True),
+                            len(new_ids) >= max_new_tokens and not ended))
         return outputs
+
+    def _end_ids(self) -> set[int]:
+        eos = self.tokenizer.eos_token_id
+        return {eos} if isinstance(eos, int) else set()
 
     def measure_decode_speed(self, prompts: list[str], new_tokens: int) -> dict[str, float]:
         """Single-stream greedy decode of exactly ``new_tokens`` per prompt."""

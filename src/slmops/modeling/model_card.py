@@ -54,9 +54,11 @@ def _measured(metrics: dict[str, Any]) -> list[str]:
                 "Structural checks passed: the ONNX graph loads, genai_config.json is valid and names the "
                 f"`{metrics['execution_provider']}` provider."]
     quality, decode = metrics["quality"], metrics["decode"]
+    # Classification reports accuracy, generation exact match: the share of answers that are right as a whole.
+    whole = "accuracy" if "accuracy" in quality["onnx"] else "exact_match"
     lines = [
         f"On {metrics['rows']} validation rows: F1 {quality['onnx']['f1']:.3f} (PyTorch {quality['pytorch']['f1']:.3f}, "
-        f"delta {quality['delta']['f1']:+.3f}), exact match {quality['onnx']['exact_match']:.3f}; "
+        f"delta {quality['delta']['f1']:+.3f}), {whole.replace('_', ' ')} {quality['onnx'][whole]:.3f}; "
         f"same greedy answer as PyTorch on {metrics['greedy_agreement']:.1%} of them.",
         "",
         f"Decode {decode['onnx_tokens_per_second']} tokens/s ({decode['speedup']}x transformers fp32 in the same run), "

@@ -1,43 +1,21 @@
-"""Quality of an exported target against the PyTorch fine-tuned model, and the gate that stops a bad one.
-
-evaluation_rows, task_labels, references_of and delta are copies of the evaluate stage's small helpers
-(a stage never imports another stage's nodes); they move to one shared module when those land there.
-"""
+"""Quality of an exported target against the PyTorch fine-tuned model, and the gate that stops a bad one."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from slmops.config import EvaluateParams
 from slmops.errors import QualityGateError
-from slmops.metrics import normalize_prediction
 
 
-def evaluation_rows(examples: list[dict[str, Any]], params: EvaluateParams) -> list[dict[str, Any]]:
-    return examples[: params.max_rows] if params.max_rows else examples
-
-
-def task_labels(examples: list[dict[str, Any]]) -> list[str]:
-    """The label set for macro-F1, or [] for free-text tasks (token-level F1 then)."""
-    return sorted({e["label"] for e in examples}) if all("label" in e for e in examples) else []
-
-
-def references_of(examples: list[dict[str, Any]]) -> list[str]:
-    return [e.get("label", e["target"]) for e in examples]
-
-
-def delta(after: dict[str, float], before: dict[str, float]) -> dict[str, float]:
-    return {k: round(after[k] - before[k], 4) for k in after if k in before and k != "seconds"}
-
-
-def greedy_agreement(rows: list[dict[str, Any]], generations: list[str],
+def greedy_agreement(rows: list[dict[str, Any]], answers: list[str],
                      predictions: list[dict[str, Any]]) -> tuple[float, int]:
-    """Share of rows where this target's answer equals PyTorch's (the evaluate stage's `tuned` prediction).
+    """Share of rows where this target's answer equals PyTorch's (the evaluate stage's `tuned_answer`).
 
-    Compared after the same normalization the metrics use (first line, quotes and final punctuation trimmed).
+    Both are the answers as scored: taken out of the generation the same way (task, stop strings,
+    answer pattern), by ``slmops.metrics.score_predictions``.
     """
-    pytorch = {p["id"]: p["tuned"] for p in predictions if "tuned" in p}
-    pairs = [(normalize_prediction(g), pytorch[r["id"]]) for r, g in zip(rows, generations) if r["id"] in pytorch]
+    pytorch = {p["id"]: p.get("tuned_answer", p.get("tuned")) for p in predictions if "tuned" in p}
+    pairs = [(a, pytorch[r["id"]]) for r, a in zip(rows, answers) if r["id"] in pytorch]
     if not pairs:
         return float("nan"), 0
     return round(sum(a == b for a, b in pairs) / len(pairs), 4), len(pairs)

@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from slmops.config import EvaluateParams, parse
-from slmops.metrics import evaluation_rows as first_rows
+from slmops.metrics import evaluation_rows
 from slmops.metrics import (
     METHODS,
     Scores,
@@ -22,16 +22,6 @@ from slmops.modeling.generation import Generation, completion_nll, generate_answ
 from slmops.pipelines.evaluate.prompts import with_label_list
 
 BASE, LISTED, TUNED = "base", "base_with_label_list", "tuned"
-
-
-def evaluation_rows(examples: list[dict[str, Any]], params: EvaluateParams) -> list[dict[str, Any]]:
-    """The rows every engine scores (kept here for `evaluate_onnx`, which still imports it)."""
-    return first_rows(examples, params.max_rows)
-
-
-def task_labels(examples: list[dict[str, Any]]) -> list[str]:
-    """The label set for macro-F1, or [] for free-text tasks."""
-    return list(task_spec(examples).labels)
 
 
 def run_model(bundle: ModelBundle, rows: list[dict[str, Any]], prompts: list[str], spec: TaskSpec,
@@ -95,7 +85,7 @@ def evaluate_models(base_model: ModelBundle, merged_model: ModelBundle, validati
     reads as a table; what is per label or descriptive goes to the details file.
     """
     params: EvaluateParams = parse(EvaluateParams, evaluate_params, "evaluate")
-    rows = evaluation_rows(validation_examples, params)
+    rows = evaluation_rows(validation_examples, params.max_rows)
     spec = task_spec(rows, params.task, params.answer_pattern, params.generation.stop_strings)
     runs = _runs(base_model, merged_model, rows, spec, params)
     (base, _), (tuned, _) = runs[BASE], runs[TUNED]

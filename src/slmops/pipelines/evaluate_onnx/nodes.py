@@ -13,13 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from slmops.config import EvaluateParams, ExportParams, parse
-from slmops.metrics import score_generations
+from slmops.metrics import delta, evaluation_rows, references_of, score_predictions, task_spec
 from slmops.modeling.bundle import ModelBundle
 from slmops.modeling.genai import GenaiModel
 from slmops.modeling.generation import measure_decode_speed
 from slmops.modeling.model_card import render_model_card
-from slmops.modeling.onnx_quality import (check_quality_gate, delta, evaluation_rows, greedy_agreement,
-                                          references_of, task_labels)
+from slmops.modeling.onnx_quality import check_quality_gate, greedy_agreement
 from slmops.modeling.onnx_targets import check_structure, load_genai_model, target_options
 
 OWN_ADAPTER = "tuned"
@@ -92,12 +91,16 @@ def measure_onnx_model(onnx_model: Path, merged_model: ModelBundle, validation_e
     load_seconds = time.perf_counter() - started
     onnx = GenaiModel(onnx_model, merged_model.tokenizer, model=model, adapter=OWN_ADAPTER if separate else None)
 
-    rows = evaluation_rows(validation_examples, params)
+    # The same rows, task and generation settings as the `evaluate` stage scored PyTorch on.
+    rows = evaluation_rows(validation_examples, params.max_rows)
+    spec = task_spec(rows, params.task, params.answer_pattern, params.generation.stop_strings)
     started = time.perf_counter()
-    generations = onnx.generate([e["prompt"] for e in rows], params.max_new_tokens)
-    onnx_scores = score_generations(generations, references_of(rows), task_labels(rows))
-    onnx_scores["seconds"] = round(time.perf_counter() - started, 2)
-    agreement, agreement_rows = greedy_agreement(rows, generations, predictions)
+    answers = onnx.answer([e["prompt"] for e in rows], params.max_new_tokens, settings=params.generation)
+    scores = score_predictions([text for text, _ in answers], references_of(rows), spec,
+                               truncated=[cut for _, cut in answers], resamples=params.bootstrap_resamples,
+                               seed=params.bootstrap_seed)
+    onnx_scores = {**scores.metrics, "seconds": round(time.perf_counter() - started, 2)}
+    agreement, agreement_rows = greedy_agreement(rows, scores.answers, predictions)
     pytorch_scores = {k: v for k, v in eval_metrics["tuned"].items() if k != "perplexity"}
 
     speed_prompts = [e["prompt"] for e in rows[: export.speed.prompt_count]]
@@ -122,7 +125,7 @@ def measure_onnx_model(onnx_model: Path, merged_model: ModelBundle, validation_e
                                      "first_token_ms": round(speed["without_adapter"]["first_token_ms"], 1)}
     quality = {"onnx": onnx_scores, "pytorch": pytorch_scores, "delta": delta(onnx_scores, pytorch_scores)}
     metrics = {**base, "ran": True, "rows": len(rows), "load_seconds": round(load_seconds, 3),
-               "peak_memory_mb": peak_memory_mb, "quality": quality, "greedy_agreement": agreement,
+               "peak_memory_mb": peak_memory_mb, "quality": quality, "intervals": {"onnx": scores.intervals}, "greedy_agreement": agreement,
                "greedy_agreement_rows": agreement_rows, "max_quality_drop": export.max_quality_drop,
                # Kept for readers of the earlier layout (the report): same values as under `quality`.
                "onnx": onnx_scores, "pytorch": pytorch_scores, "delta": quality["delta"], "decode": decode}
