@@ -36,13 +36,16 @@ def test_the_adapter_names_its_base_portably(tmp_path, tiny_model_dir, monkeypat
 
     monkeypatch.chdir(tmp_path)
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)  # loaded by absolute path, like Kedro does
-    peft_model = get_peft_model(model, LoraConfig(r=2, target_modules=["q_proj"], task_type="CAUSAL_LM"))
+    peft_model = get_peft_model(model, LoraConfig(r=2, target_modules=["v_proj", "q_proj", "k_proj", "o_proj"],
+                                                   task_type="CAUSAL_LM"))
     PeftAdapterDataset(str(tmp_path / "adapter"), base_model="embedded:SmolLM2-135M-Instruct").save(peft_model)
     config = json.loads((tmp_path / "adapter/adapter_config.json").read_text())
     assert config["base_model_name_or_path"] == "embedded:SmolLM2-135M-Instruct"
+    assert config["target_modules"] == ["k_proj", "o_proj", "q_proj", "v_proj"]  # sorted, not in hash order
     card = (tmp_path / "adapter/README.md").read_text()
     assert "base_model: embedded:SmolLM2-135M-Instruct" in card and str(tiny_model_dir) not in card
     assert peft_model.peft_config["default"].base_model_name_or_path == str(tiny_model_dir)  # left as it was
+    assert isinstance(peft_model.peft_config["default"].target_modules, set)
 
 
 def test_hashes_are_dvc_hashes(tmp_path):
@@ -85,3 +88,43 @@ def test_same_or_compatible_releases_do_not_warn(tmp_path):
         warnings.simplefilter("error", LineageVersionWarning)
         HFModelDataset(str(folder)).load()
         StagedFolderDataset(str(folder)).load()
+
+
+def _tiny_chain(root: Path) -> None:
+    """raw.jsonl → records.jsonl (+ sidecar) → model/ (lineage.json inside), records written as the hook does."""
+    from slmops.lineage.record import write_record
+
+    (root / "dvc.yaml").write_text("stages: {}\n")
+    (root / "raw.jsonl").write_text('{"text": "a"}\n')
+    (root / "records.jsonl").write_text('{"text": "a", "id": "1"}\n')
+    write_record(root / "records.jsonl", {
+        "artifact": "records.jsonl", "files": own_files(root / "records.jsonl"), "params": {"data": {}},
+        "made_by": {"pipeline": "ingest", "node": "validate_records"},
+        "inputs": [{"name": "raw_records", "path": "raw.jsonl", "md5": content_hash(root / "raw.jsonl")}]})
+    (root / "model").mkdir()
+    (root / "model/weights.bin").write_bytes(b"\1\2\3")
+    write_record(root / "model", {
+        "artifact": "model", "files": own_files(root / "model"), "params": {"train": {}},
+        "made_by": {"pipeline": "train", "node": "train_adapter"},
+        "base_model": {"name_or_path": "embedded:SmolLM2-135M-Instruct", "md5": "ab" * 16 + ".dir"},
+        "inputs": [{"name": "records", "path": "records.jsonl", "md5": content_hash(root / "records.jsonl")}]})
+
+
+def test_chain_verify_and_markdown_on_hand_made_records(tmp_path):
+    from slmops.datasets import LineageChainDataset
+    from slmops.lineage import build_chain, chain_markdown, verify_chain
+
+    _tiny_chain(tmp_path)
+    chain = build_chain(tmp_path / "model/weights.bin", tmp_path)  # a file inside a folder artifact
+    assert chain["artifact"] == "model"
+    assert chain["inputs"][0]["lineage"]["inputs"][0]["path"] == "raw.jsonl"
+    assert LineageChainDataset(str(tmp_path / "model")).load() == chain
+    text = chain_markdown(tmp_path / "model", tmp_path)
+    assert "`raw.jsonl` md5" in text and "(raw data)" in text and "embedded:SmolLM2-135M-Instruct" in text
+    assert verify_chain(chain, tmp_path) == []
+    (tmp_path / "model/weights.bin").write_bytes(b"\1\2\4")
+    (tmp_path / "raw.jsonl").write_text('{"text": "b"}\n')
+    (tmp_path / "model/extra.txt").write_text("x")
+    named = {m.path: m.why for m in verify_chain(build_chain(tmp_path / "model", tmp_path), tmp_path)}
+    assert named == {"model/weights.bin": "content changed", "model/extra.txt": "not part of model when it was made",
+                     "raw.jsonl": "changed since records.jsonl was made from it"}

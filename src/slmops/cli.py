@@ -7,6 +7,7 @@ import sys
 import click
 from kedro.framework.cli.project import run as kedro_run
 
+from slmops.commands.lineage import lineage as lineage_command
 from slmops.errors import SlmopsError
 
 
@@ -29,3 +30,4 @@ def _run(**kwargs) -> None:  # noqa: ANN003 - same options as `kedro run`
 
 
 cli.add_command(click.Command(name="run", callback=_run, params=kedro_run.params, help=kedro_run.help))
+cli.add_command(lineage_command)

@@ -92,10 +92,15 @@ def _unnamed(config: Any) -> Iterator[None]:
 def _base_named(peft_model: Any, name: str | None) -> Iterator[None]:
     """Name the base ``name`` where PEFT writes it: the adapter config, and the card's front matter and tags.
 
-    PEFT fills these in from the folder the base was loaded from (the model's ``name_or_path``).
+    PEFT fills these in from the folder the base was loaded from (the model's ``name_or_path``). Sets
+    in the config are written sorted, so the same adapter gives the same bytes in every process.
     """
     configs = list(getattr(peft_model, "peft_config", {}).values())
     before = [c.base_model_name_or_path for c in configs]
+    # PEFT writes set-valued fields (target_modules) in hash order, which changes from run to run.
+    sets = [(c, k, v) for c in configs for k, v in vars(c).items() if isinstance(v, set)]
+    for config, key, value in sets:
+        setattr(config, key, sorted(value))
     base = peft_model.get_base_model() if hasattr(peft_model, "get_base_model") else None
     base_before = (getattr(base, "name_or_path", None), getattr(getattr(base, "config", None), "_name_or_path", None))
     for config in configs:
@@ -108,5 +113,7 @@ def _base_named(peft_model: Any, name: str | None) -> Iterator[None]:
     finally:
         for config, value in zip(configs, before, strict=True):
             config.base_model_name_or_path = value
+        for config, key, value in sets:
+            setattr(config, key, value)
         if base is not None:
             base.name_or_path, base.config._name_or_path = base_before

@@ -20,11 +20,12 @@ def project_root(start: Path | None = None) -> Path:
 
 
 def build_chain(path: Path | str, root: Path | None = None) -> dict[str, Any]:
-    """The record of the artifact ``path`` belongs to, each input's own chain nested under ``lineage``."""
-    root = project_root(root)
-    given = Path(path)
-    if not given.is_absolute():  # relative to the working directory, else to the project root
-        given = given.resolve() if given.exists() else root / given
+    """The record of the artifact ``path`` belongs to, each input's own chain nested under ``lineage``.
+
+    A relative ``path`` is taken from the working directory; ``root`` defaults to the project holding it.
+    """
+    given = Path(path).absolute()
+    root = project_root(root or (given if given.is_dir() else given.parent))
     artifact = find_artifact(given, root, shown=str(path))
     return _chain(root, relative(artifact, root), depth=0)
 

@@ -1,0 +1,1 @@
+"""Project CLI commands, one module each (registered in slmops.cli)."""
