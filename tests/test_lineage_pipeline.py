@@ -190,6 +190,7 @@ def test_mlflow_logs_the_run_to_a_local_store(project):
     pytest.importorskip("mlflow")
     from mlflow import MlflowClient
 
+    assert not (project / "mlruns").exists()  # off by default: the fixture's run logged nothing
     run(project, "kedro", "run", "--pipelines", "report", "--params", "lineage.mlflow.enabled=true")
     client = MlflowClient(tracking_uri=f"sqlite:///{project / 'mlruns/mlflow.db'}")
     runs = client.search_runs([client.get_experiment_by_name("slmops").experiment_id])

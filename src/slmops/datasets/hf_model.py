@@ -5,6 +5,7 @@ Both are saved portably: nothing in them names a path of the machine that wrote 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -66,7 +67,10 @@ class PeftAdapterDataset(AbstractDataset[Any, Path]):
 
     def save(self, data: Any) -> None:
         name = portable_model_name(self._base_model) if self._base_model else None
-        with atomic_dir(self._path) as staging, _base_named(data, name):
+        with atomic_dir(self._path) as staging, _base_named(data, name), warnings.catch_warnings():
+            # PEFT looks for the base's config.json under the name to see whether the vocabulary was
+            # resized; an embedded name has none, and this pipeline never resizes the vocabulary.
+            warnings.filterwarnings("ignore", message="Could not find a config file in embedded:")
             data.save_pretrained(staging, safe_serialization=True)
             check_no_machine_paths(staging, _machine_paths(staging))
 
