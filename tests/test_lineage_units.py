@@ -131,3 +131,11 @@ def test_chain_verify_and_markdown_on_hand_made_records(tmp_path):
     named = {m.path: m.why for m in verify_chain(build_chain(tmp_path / "model", tmp_path), tmp_path)}
     assert named == {"model/weights.bin": "content changed", "model/extra.txt": "not part of model when it was made",
                      "raw.jsonl": "changed since records.jsonl was made from it"}
+
+
+def test_metrics_folders_skip_the_lineage_records_beside_each_file(tmp_path):
+    from slmops.datasets import JSONFolderDataset
+
+    (tmp_path / "cpu-int4.json").write_text('{"target": "cpu-int4"}')
+    (tmp_path / "cpu-int4.json.lineage.json").write_text('{"artifact": "cpu-int4.json"}')
+    assert JSONFolderDataset(str(tmp_path)).load() == {"cpu-int4": {"target": "cpu-int4"}}

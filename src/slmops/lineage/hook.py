@@ -5,7 +5,6 @@ It knows each node's inputs and outputs and the catalog's file paths, so no stag
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +14,6 @@ from slmops.lineage.environment import code_revision, library_versions
 from slmops.lineage.hashing import content_hash, own_files
 from slmops.lineage.record import FORMAT_VERSION, read_record, relative, write_record
 from slmops.lineage.source import base_model_source
-
-log = logging.getLogger(__name__)
 
 # Datasets that are no artifact: scratch folders, the run's bookkeeping, values in memory.
 NOT_ARTIFACTS = {"WorkFolderDataset", "OptionalYAMLDataset", "GitRevisionDataset", "MemoryDataset"}
@@ -81,7 +78,7 @@ class LineageHook:
         inputs, params = [], {}
         for name in node.inputs:
             if name == "parameters":
-                params.update({k: v for k, v in self._params.items()})
+                params.update(self._params)
             elif name.startswith("params:"):
                 params[name.removeprefix("params:")] = self._param(name.removeprefix("params:"))
             else:
