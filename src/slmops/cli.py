@@ -13,6 +13,7 @@ from kedro.framework.cli.project import run as kedro_run
 from slmops.commands.exp import exp
 from slmops.commands.finetune import finetune, optimize
 from slmops.commands.generate import generate
+from slmops.commands.lineage import lineage as lineage_command
 from slmops.commands.remote import remote
 from slmops.commands.run import run_project
 from slmops.commands.sweep import sweep
@@ -35,3 +36,4 @@ cli.add_command(sweep)
 cli.add_command(remote)
 cli.add_command(exp)
 cli.add_command(generate)
+cli.add_command(lineage_command)

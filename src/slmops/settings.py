@@ -3,8 +3,9 @@
 from kedro.config import OmegaConfigLoader
 
 from slmops.hooks import ValidateParamsHook
+from slmops.lineage.hook import LineageHook
 
-HOOKS = (ValidateParamsHook(),)
+HOOKS = (ValidateParamsHook(), LineageHook())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 # Kedro reads the root params.yaml itself, the same file DVC tracks: no copy to drift.

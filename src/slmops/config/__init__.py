@@ -15,11 +15,13 @@ from slmops.config.base import EMBEDDED_MODEL, Section, parse
 from slmops.config.data import BaseModelParams, DataParams, SplitParams, TemplateParams
 from slmops.config.evaluate import EvaluateParams, GenerationParams
 from slmops.config.export import ExportParams, SpeedParams, TargetParams
+from slmops.config.lineage import LineageParams, MlflowParams
 from slmops.config.report import ReportParams
 from slmops.config.train import LoraParams, QuantizationAwareParams, TrainParams
 
 __all__ = [
-    "EMBEDDED_MODEL", "BaseModelParams", "DataParams", "EvaluateParams", "ExportParams", "GenerationParams", "LoraParams", "Params",
+    "EMBEDDED_MODEL", "BaseModelParams", "DataParams", "EvaluateParams", "ExportParams", "GenerationParams",
+    "LineageParams", "LoraParams", "MlflowParams", "Params",
     "QuantizationAwareParams", "ReportParams", "SpeedParams", "SplitParams", "TargetParams", "TemplateParams",
     "TrainParams", "parse", "validate_params",
 ]
@@ -34,6 +36,7 @@ class Params(Section):
     evaluate: EvaluateParams = EvaluateParams()
     export: ExportParams
     report: ReportParams = ReportParams()
+    lineage: LineageParams = LineageParams()
 
     @model_validator(mode="after")
     def _int4_targets_match_the_training_grid(self) -> Params:

@@ -11,6 +11,7 @@ from slmops.datasets.folders import StagedFolderDataset, WorkFolderDataset
 from slmops.datasets.git_revision import GitRevisionDataset
 from slmops.datasets.hf_model import HFModelDataset, PeftAdapterDataset
 from slmops.datasets.jsonl import JSONLinesDataset
+from slmops.datasets.lineage_chain import LineageChainDataset
 from slmops.datasets.raw_records import RawRecordsDataset
 from slmops.datasets.tables import OptionalCSVDataset
 
@@ -22,6 +23,7 @@ __all__ = [
     "JSONDocumentDataset",
     "JSONFolderDataset",
     "JSONLinesDataset",
+    "LineageChainDataset",
     "OptionalCSVDataset",
     "OptionalYAMLDataset",
     "PeftAdapterDataset",

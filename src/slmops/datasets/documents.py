@@ -37,7 +37,8 @@ class JSONFolderDataset(AbstractDataset[dict[str, dict[str, Any]], dict[str, dic
         self._path = Path(path)
 
     def load(self) -> dict[str, dict[str, Any]]:
-        return {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in sorted(self._path.glob("*.json"))}
+        files = [p for p in sorted(self._path.glob("*.json")) if not p.name.endswith(".lineage.json")]  # records
+        return {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in files}
 
     def save(self, data: dict[str, dict[str, Any]]) -> None:
         for name, document in data.items():

@@ -9,6 +9,7 @@ from typing import Any
 from kedro.io import AbstractDataset
 
 from slmops.datasets.atomic import replace_dir, staging_path
+from slmops.datasets.portable import check_no_machine_paths
 
 
 class StagedFolderDataset(AbstractDataset[Path, Path]):
@@ -18,9 +19,13 @@ class StagedFolderDataset(AbstractDataset[Path, Path]):
         self._path = Path(path)
 
     def load(self) -> Path:
+        from slmops.lineage.compat import warn_if_incompatible
+
+        warn_if_incompatible(self._path)
         return self._path
 
     def save(self, data: Path) -> None:
+        check_no_machine_paths(Path(data), [Path.cwd().resolve(), Path(data).resolve()])
         self._path.parent.mkdir(parents=True, exist_ok=True)
         # Move beside the destination first (a copy if it was built on another filesystem), so the
         # final step is a rename on one filesystem: a crash leaves the old folder or the new one.
