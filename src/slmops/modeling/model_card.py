@@ -18,7 +18,7 @@ WEIGHTS_NOTE = {
 
 
 def render_model_card(target: str, options: TargetParams, identity: dict[str, Any],
-                      adapters: list[str], measured: dict[str, Any] | None = None) -> str:
+                      adapters: list[str], measured: dict[str, Any] | None = None, lineage: str | None = None) -> str:
     """Markdown card. ``identity``: base model, training method, quantization-aware setting, adapter mode."""
     mode = identity["adapter_mode"]
     lines = [
@@ -44,7 +44,8 @@ def render_model_card(target: str, options: TargetParams, identity: dict[str, An
     lines += _measured(measured) if measured else [
         f"Measured by the `evaluate_onnx@{target}` stage: `reports/metrics/export/{target}.json` and the complete "
         f"card `reports/model_cards/{target}.md`."]
-    lines += ["", "## Lineage", "", "<!-- lineage: the chain of artifacts that made this model goes here -->", ""]
+    lines += ["", "## Lineage", "", lineage or "Recorded in `lineage.json` in this folder: `slmops lineage <this folder>` "
+              "traces it back to the raw data.", ""]
     return "\n".join(lines)
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from slmops.config import EvaluateParams, ExportParams, parse
+from slmops.lineage import markdown
 from slmops.metrics import delta, evaluation_rows, references_of, score_predictions, task_spec
 from slmops.modeling.bundle import ModelBundle
 from slmops.modeling.genai import GenaiModel
@@ -69,7 +70,8 @@ def _not_run(base: dict[str, Any], reason: str) -> dict[str, Any]:
 def measure_onnx_model(onnx_model: Path, merged_model: ModelBundle, validation_examples: list[dict[str, Any]],
                        predictions: list[dict[str, Any]], evaluate_params: dict[str, Any],
                        export_params: dict[str, Any], eval_metrics: dict[str, Any],
-                       export_target: str | None) -> tuple[dict[str, Any], str]:
+                       export_target: str | None, merged_model_lineage: dict[str, Any] | None = None
+                       ) -> tuple[dict[str, Any], str]:
     """Return the target's metrics and its complete model card."""
     export: ExportParams = parse(ExportParams, export_params, "export")
     options = target_options(export, export_target)
@@ -82,12 +84,15 @@ def measure_onnx_model(onnx_model: Path, merged_model: ModelBundle, validation_e
         base["adapter_size_mb"] = folder_size_mb(Path(onnx_model) / "adapters", "*.onnx_adapter")
     card_info = json.loads((Path(onnx_model) / "model_card.json").read_text(encoding="utf-8"))
 
+    # The ONNX folder's own record is written after this node; the merged model's chain is what it was built from.
+    chain = markdown(merged_model_lineage) if merged_model_lineage else None
     rss_before = _rss_mb()
     started = time.perf_counter()
     model, reason = load_genai_model(onnx_model, options)
     if model is None:
         metrics = _not_run(base, reason)
-        return metrics, render_model_card(export_target, options, card_info["identity"], card_info["adapters"], metrics)
+        return metrics, render_model_card(export_target, options, card_info["identity"], card_info["adapters"], metrics,
+                             chain)
     load_seconds = time.perf_counter() - started
     onnx = GenaiModel(onnx_model, merged_model.tokenizer, model=model, adapter=OWN_ADAPTER if separate else None)
 
@@ -129,7 +134,8 @@ def measure_onnx_model(onnx_model: Path, merged_model: ModelBundle, validation_e
                "greedy_agreement_rows": agreement_rows, "max_quality_drop": export.max_quality_drop,
                # Kept for readers of the earlier layout (the report): same values as under `quality`.
                "onnx": onnx_scores, "pytorch": pytorch_scores, "delta": quality["delta"], "decode": decode}
-    return metrics, render_model_card(export_target, options, card_info["identity"], card_info["adapters"], metrics)
+    return metrics, render_model_card(export_target, options, card_info["identity"], card_info["adapters"], metrics,
+                             chain)
 
 
 def gate_quality(export_metrics: dict[str, Any], export_params: dict[str, Any]) -> None:

@@ -7,7 +7,7 @@ def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline([
         node(measure_onnx_model,
              ["onnx_model", "merged_model", "validation_examples", "predictions", "params:evaluate", "params:export",
-              "eval_metrics", "export_target"],
+              "eval_metrics", "export_target", "merged_model_lineage"],
              ["export_metrics", "model_card"], name="measure_onnx_model"),
         # A separate node, so the metrics are written even when the gate then fails the stage.
         node(gate_quality, ["export_metrics", "params:export"], None, name="gate_quality"),

@@ -1,4 +1,4 @@
-"""What the run was made from, as recorded by git and dvc.lock (the lineage helper's chain goes beside it)."""
+"""What the run was made from: the merged model's lineage chain, the git revision, and dvc.lock's hashes."""
 
 from __future__ import annotations
 
@@ -43,7 +43,12 @@ def lineage_artifacts(dvc_lock: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
-def lineage_context(code_revision: dict[str, Any], dvc_lock: dict[str, Any]) -> dict[str, Any]:
+def lineage_context(code_revision: dict[str, Any], dvc_lock: dict[str, Any],
+                    merged_model_chain: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Git and dvc.lock facts, and the merged model's lineage chain back to the raw data when recorded."""
+    from slmops.lineage import markdown
+
     artifacts = lineage_artifacts(dvc_lock or {})
     return {"commit": code_revision.get("commit"), "dirty": bool(code_revision.get("dirty")),
+            "chain": markdown(merged_model_chain) if merged_model_chain else None,
             "artifacts": table(["Artifact", "Produced by", "MD5", "Size"], artifacts, "lllr") if artifacts else None}

@@ -131,8 +131,8 @@ def _summary(params: Params, train_metrics: dict[str, Any], eval_metrics: dict[s
 def report_context(parameters: dict[str, Any], train_metrics: dict[str, Any], split_summary: dict[str, Any],
                    eval_metrics: dict[str, Any], eval_details: dict[str, Any], eval_samples: dict[str, Any],
                    all_export_metrics: dict[str, Any], dvc_lock: dict[str, Any], code_revision: dict[str, Any],
-                   report_plots: dict[str, bytes], validation_loss_history: pd.DataFrame | None = None
-                   ) -> dict[str, Any]:
+                   report_plots: dict[str, bytes], validation_loss_history: pd.DataFrame | None = None,
+                   merged_model_lineage: dict[str, Any] | None = None) -> dict[str, Any]:
     params = validate_params(parameters)
     train_metrics, split_summary = train_metrics or {}, split_summary or {}
     eval_metrics, exports = {**(eval_metrics or {}), **(eval_details or {})}, all_export_metrics or {}
@@ -147,7 +147,7 @@ def report_context(parameters: dict[str, Any], train_metrics: dict[str, Any], sp
         "quality": quality_context(eval_metrics, exports, params, (eval_samples or {}).get("samples") or []),
         "targets": {"table": targets_table(exports), "prompts": first.get("prompts"),
                     "new_tokens": first.get("new_tokens")},
-        "lineage": lineage_context(code_revision or {}, dvc_lock or {}),
+        "lineage": lineage_context(code_revision or {}, dvc_lock or {}, merged_model_lineage),
         "advice": what_to_try_next(params, eval_metrics, train_metrics, split_summary, exports,
                                    validation_loss_history),
         "parameters": text, "parameters_fence": "`" * max(3, _longest_backtick_run(text) + 1), "fig": FIGURES,
@@ -157,11 +157,12 @@ def report_context(parameters: dict[str, Any], train_metrics: dict[str, Any], sp
 def render_report(parameters: dict[str, Any], train_metrics: dict[str, Any], split_summary: dict[str, Any],
                   eval_metrics: dict[str, Any], eval_details: dict[str, Any], eval_samples: dict[str, Any],
                   all_export_metrics: dict[str, Any], dvc_lock: dict[str, Any], code_revision: dict[str, Any],
-                  report_plots: dict[str, bytes], validation_loss_history: pd.DataFrame | None = None
-                  ) -> tuple[str, str]:
+                  report_plots: dict[str, bytes], validation_loss_history: pd.DataFrame | None = None,
+                  merged_model_lineage: dict[str, Any] | None = None) -> tuple[str, str]:
     """The report as Markdown (figures linked from figures/) and as one self-contained HTML page."""
     context = report_context(parameters, train_metrics, split_summary, eval_metrics, eval_details, eval_samples,
-                             all_export_metrics, dvc_lock, code_revision, report_plots, validation_loss_history)
+                             all_export_metrics, dvc_lock, code_revision, report_plots, validation_loss_history,
+                             merged_model_lineage)
     markdown = render_markdown(context)
     return markdown, render_html(markdown, context["title"], report_plots)
 

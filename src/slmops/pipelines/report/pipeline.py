@@ -15,6 +15,6 @@ def create_pipeline(**kwargs) -> Pipeline:
         node(render_report,
              ["parameters", "train_metrics", "split_summary", "eval_metrics", "eval_details", "eval_samples",
               "all_export_metrics",
-              "dvc_lock", "code_revision", "report_plots", "report_validation_loss"],
+              "dvc_lock", "code_revision", "report_plots", "report_validation_loss", "merged_model_lineage"],
              ["report_markdown", "report_html"], name="render_report"),
     ])
