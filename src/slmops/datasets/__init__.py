@@ -11,10 +11,12 @@ from slmops.datasets.folders import StagedFolderDataset, WorkFolderDataset
 from slmops.datasets.git_revision import GitRevisionDataset
 from slmops.datasets.hf_model import HFModelDataset, PeftAdapterDataset
 from slmops.datasets.jsonl import JSONLinesDataset
+from slmops.datasets.paths import FilePathDataset
 from slmops.datasets.raw_records import RawRecordsDataset
 
 __all__ = [
     "BinaryFolderDataset",
+    "FilePathDataset",
     "GitRevisionDataset",
     "TextFileDataset",
     "HFModelDataset",

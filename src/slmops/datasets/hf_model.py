@@ -8,6 +8,7 @@ from typing import Any
 from kedro.io import AbstractDataset
 
 from slmops.datasets.atomic import atomic_dir
+from slmops.datasets.folders import StagedFolderDataset
 from slmops.modeling.bundle import ModelBundle
 
 
@@ -19,7 +20,10 @@ class HFModelDataset(AbstractDataset[ModelBundle, ModelBundle]):
     def load(self) -> ModelBundle:
         return ModelBundle(path=self._path, trust_remote_code=self._trust_remote_code)
 
-    def save(self, data: ModelBundle) -> None:
+    def save(self, data: ModelBundle | Path) -> None:
+        if isinstance(data, Path):  # a finished model folder written elsewhere (by training): move it into place
+            StagedFolderDataset(str(self._path)).save(data)
+            return
         with atomic_dir(self._path) as staging:
             data.model.save_pretrained(staging, safe_serialization=True)
             data.tokenizer.save_pretrained(staging)
