@@ -25,9 +25,14 @@ def make_quantization_aware(model: Any, method: str, params: QuantizationAwarePa
     import torch
 
     if method == "full":
+        linear_weights = set()
         for module in model.modules():
             if isinstance(module, torch.nn.Linear):
                 _patch(module, _quantized_linear_forward, params.block_size)
+                linear_weights.add(id(module.weight))
+        for module in model.modules():  # an embedding tied to the LM head is rounded with it at the end
+            if isinstance(module, torch.nn.Embedding) and id(module.weight) in linear_weights:
+                _patch(module, _quantized_embedding_forward, params.block_size)
         return
     from peft.tuners.lora import Linear as LoraLinear
 
@@ -55,6 +60,14 @@ def _quantized_linear_forward(self: Any, x: Any, *args: Any, **kwargs: Any) -> A
 
     weight = fake_quantize(self.weight.float(), self._slmops_block_size).to(x.dtype)
     return torch.nn.functional.linear(x, weight, self.bias)
+
+
+def _quantized_embedding_forward(self: Any, ids: Any) -> Any:
+    """The tied embedding looks up the rounded weight its LM head computes with (and ships with)."""
+    import torch
+
+    weight = fake_quantize(self.weight.float(), self._slmops_block_size).to(self.weight.dtype)
+    return torch.nn.functional.embedding(ids, weight, self.padding_idx)
 
 
 def _merged_lora_weight(self: Any) -> Any:
