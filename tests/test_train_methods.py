@@ -132,7 +132,7 @@ def test_quantization_aware_forward_works_with_bf16_weights(tiny_model_dir, smol
     import torch
     from transformers import AutoModelForCausalLM
 
-    from slmops.pipelines.train.methods import wrap_for_training
+    from slmops.pipelines.train.methods import merge_for_export, wrap_for_training
 
     base = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.bfloat16)
     params = TrainParams(method=method, lora={"r": 4, "alpha": 8, "dropout": 0.0}, quantization_aware=QAT)
@@ -143,6 +143,8 @@ def test_quantization_aware_forward_works_with_bf16_weights(tiny_model_dir, smol
     assert out.logits.dtype == torch.bfloat16
     grads = [p.grad for p in model.parameters() if p.requires_grad]
     assert grads and all(g is not None and torch.isfinite(g).all() for g in grads)
+    merged = merge_for_export(model, params)  # grid values need fp32: bf16 cannot hold code x scale exactly
+    assert next(merged.parameters()).dtype == torch.float32 and _on_grid(merged)
 
 
 @pytest.mark.parametrize("changes, message", [

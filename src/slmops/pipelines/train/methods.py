@@ -51,6 +51,8 @@ def merge_for_export(trained: Any, params: TrainParams) -> Any:
     merged = trained if params.method == "full" else trained.merge_and_unload()
     aware = params.quantization_aware
     if aware is not None and aware.target == "merged":
+        # int4 grid values (code x scale) need more mantissa than bf16 has: keep them exact in fp32.
+        merged = merged.to(torch.float32)  # converts parameter by parameter, never a whole second copy
         round_weights_in_place([m for m in merged.modules() if isinstance(m, torch.nn.Linear)], aware.block_size)
     return merged
 
@@ -68,6 +70,8 @@ def merge_from_folders(base_folder: Path, saved_folder: Path, params: TrainParam
     from transformers import AutoModelForCausalLM
 
     aware = params.quantization_aware
+    if aware is not None and aware.target == "merged":
+        dtype = torch.float32  # int4 grid values need more mantissa than bf16 has
     load = {"dtype": dtype, "trust_remote_code": trust_remote_code, "use_safetensors": True}
     if params.method == "full":
         model = AutoModelForCausalLM.from_pretrained(saved_folder, **load)
