@@ -61,6 +61,7 @@ def main() -> None:
                    "--batch-size", str(args.batch_size), "--model", args.model, "--examples", args.examples]
         output = subprocess.run(command, check=True, capture_output=True, text=True, cwd=ROOT).stdout
         results.append(json.loads(output.strip().splitlines()[-1]))
+        print(json.dumps(results[-1]), flush=True)  # each as it comes: a slow machine may stop the run
     print(f"{args.steps} steps x batch {args.batch_size}, {args.model}, CPU, fp32 compute, one process per method")
     print(f"{'method':<8} {'peak RSS':>10} {'trainable params':>17} {'seconds':>8}")
     for r in results:
