@@ -59,14 +59,16 @@ def test_merged_weights_are_on_the_grid_and_match_the_trained_model(tiny_model_d
         for name, parameter in model.named_parameters():
             if "lora_B" in name:
                 parameter.normal_(0, 0.05)
-    merged = merge_for_export(model, QAT)
-    for module in merged.modules():
-        if isinstance(module, torch.nn.Linear):
-            assert torch.equal(module.weight, fake_quantize(module.weight, 32))
     ids = smollm2_tokenizer("play some jazz", return_tensors="pt")["input_ids"]
     model.eval()
     with torch.inference_mode():
-        assert torch.allclose(model(input_ids=ids).logits, merged(input_ids=ids).logits, atol=1e-4)
+        trained = model(input_ids=ids).logits
+    merged = merge_for_export(model, QAT)  # in place: no second copy of the model
+    for module in merged.modules():
+        if isinstance(module, torch.nn.Linear):
+            assert torch.equal(module.weight, fake_quantize(module.weight, 32))
+    with torch.inference_mode():
+        assert torch.allclose(trained, merged(input_ids=ids).logits, atol=1e-4)
 
 
 def test_int4_onnx_generates_exactly_what_the_merged_model_generates(tmp_path, tiny_model_dir, smollm2_tokenizer):

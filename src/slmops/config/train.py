@@ -1,12 +1,18 @@
-"""params.yaml section `train`."""
+"""params.yaml section `train`: what is trained, how, and the combinations that cannot run (checked at start-up)."""
 
 from __future__ import annotations
 
+import importlib.util
+import platform
+import re
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, model_validator
 
 from slmops.config.base import Section
+
+ACCELERATE_CONFIGS = Path("conf/accelerate")
 
 
 class LoraParams(Section):
@@ -21,29 +27,112 @@ class QuantizationAwareParams(Section):
 
     bits: Literal[4] = 4
     block_size: Literal[16, 32, 64, 128, 256] = 32
+    # merged: round W + scale*BA (the adapter is folded into an int4 model);
+    # base: round only the frozen base W, once (the adapter ships apart, e.g. as an .onnx_adapter on an int4 base).
+    target: Literal["merged", "base"] = "merged"
+
+
+class LossParams(Section):
+    """Cross-entropy on completion tokens; prompt tokens never carry loss."""
+
+    label_smoothing: float = Field(0.0, ge=0.0, lt=1.0)
+    # Weight each row by 1 / (how often its completion occurs), normalised to mean 1: rare labels count more.
+    class_weights: bool = False
+    # A user's own loss, "package.module:function"; imported only when named (this runs their code).
+    function: str | None = Field(None, pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+
+
+class EarlyStoppingParams(Section):
+    patience: int = Field(3, gt=0)  # validations without a lower validation loss before stopping
+    min_delta: float = Field(0.0, ge=0.0)
 
 
 class TrainParams(Section):
-    # Seam for work to come: LoRA and DoRA (PEFT) are built; qlora and full are named so a user gets a clear answer.
     method: Literal["lora", "dora", "qlora", "full"] = "lora"
+    # null: one process. Otherwise the name of an accelerate config in conf/accelerate/ (ddp, fsdp, ...).
+    distributed: str | None = None
     seed: int = 42
     epochs: float = Field(1.0, gt=0)
+    max_steps: int | None = Field(None, gt=0)  # when set, overrides epochs
     learning_rate: float = Field(2e-4, gt=0)
     batch_size: int = Field(8, gt=0)
     gradient_accumulation_steps: int = Field(1, gt=0)
+    gradient_checkpointing: bool = False
     max_length: int = Field(256, gt=8)
     warmup_ratio: float = Field(0.05, ge=0.0, lt=1.0)
     weight_decay: float = Field(0.0, ge=0.0)
-    lr_scheduler: str = "linear"
+    lr_scheduler: Literal["linear", "cosine", "constant"] = "linear"
     logging_steps: int = Field(5, gt=0)
     save_steps: int = Field(50, gt=0)
+    validation_steps: int | None = Field(None, gt=0)  # validation loss every N steps; null: never
+    early_stopping: EarlyStoppingParams | None = None
     group_by_length: bool = True
+    loss: LossParams = LossParams()
     lora: LoraParams = LoraParams()
     quantization_aware: QuantizationAwareParams | None = None
 
     @model_validator(mode="after")
-    def _quantization_aware_needs_plain_lora(self) -> TrainParams:
-        if self.quantization_aware is not None and self.lora.dropout > 0:
+    def _combinations_that_can_run(self) -> TrainParams:
+        aware = self.quantization_aware
+        if aware is not None and self.method in ("lora", "dora") and self.lora.dropout > 0:
             raise ValueError("quantization_aware folds the adapter into the weights, where dropout cannot apply: "
                              "set train.lora.dropout to 0")
+        if aware is not None and self.method == "qlora":
+            raise ValueError("quantization_aware does not combine with method 'qlora': QLoRA trains against NF4 "
+                             "base weights, quantization-aware training against the int4 target's grid, and a "
+                             "weight cannot lie on both; use method 'lora' with quantization_aware for an int4 "
+                             "target, or set train.quantization_aware to null")
+        if aware is not None and aware.target == "base" and self.method != "lora":
+            raise ValueError(f"quantization_aware.target 'base' keeps the adapter apart from an int4 base, which "
+                             f"only plain LoRA adapters can be (method is '{self.method}'); use target 'merged'")
+        if self.early_stopping is not None and self.validation_steps is None:
+            raise ValueError("early_stopping watches the validation loss: set train.validation_steps too")
+        if self.distributed is not None:
+            _check_accelerate_config(self.distributed)
+        if self.method == "qlora":
+            _check_qlora_can_run()
         return self
+
+
+def _check_accelerate_config(name: str) -> None:
+    path = ACCELERATE_CONFIGS / f"{name}.yaml"
+    if not re.fullmatch(r"[\w.-]+", name) or not path.is_file():
+        shipped = sorted(p.stem for p in ACCELERATE_CONFIGS.glob("*.yaml"))
+        raise ValueError(f"distributed: no accelerate config '{path}'; "
+                         f"shipped: {', '.join(shipped) or 'none'} (or null for one process)")
+    import yaml
+
+    kind = str((yaml.safe_load(path.read_text()) or {}).get("distributed_type", ""))
+    if kind in ("FSDP", "DEEPSPEED") and not _cuda_available():
+        raise ValueError(f"distributed: '{name}' ({kind}) shards the model over CUDA GPUs and this machine has "
+                         "none; use 'ddp' (it runs on CPUs with gloo) or null")
+    if kind == "DEEPSPEED" and importlib.util.find_spec("deepspeed") is None:
+        raise ValueError(f"distributed: '{name}' needs the deepspeed package, which is not installed; "
+                         "install it, or use 'fsdp' or 'ddp'")
+
+
+def _check_qlora_can_run() -> None:
+    """QLoRA needs bitsandbytes and CUDA, or an x86-64 CPU with AVX2: say why not, and what to use instead."""
+    instead = "use method 'lora' (same adapter, full-precision base) or run on a CUDA GPU"
+    if importlib.util.find_spec("bitsandbytes") is None:
+        raise ValueError(f"method 'qlora' needs the bitsandbytes package, which is not installed; install it or {instead}")
+    if _cuda_available():
+        return
+    if platform.machine().lower() not in ("x86_64", "amd64") or not cpu_has_flag("avx2"):
+        raise ValueError(f"method 'qlora' on a CPU needs x86-64 with AVX2 (bitsandbytes' 4-bit CPU kernels), and "
+                         f"this machine has no CUDA GPU and {platform.machine()} without AVX2; {instead}")
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def cpu_has_flag(flag: str) -> bool:
+    """Whether /proc/cpuinfo lists ``flag`` (Linux); False where it cannot be read."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return any(flag in line.split() for line in text.splitlines() if line.startswith("flags"))

@@ -12,11 +12,13 @@ from slmops.datasets.git_revision import GitRevisionDataset
 from slmops.datasets.hf_model import HFModelDataset, PeftAdapterDataset
 from slmops.datasets.jsonl import JSONLinesDataset
 from slmops.datasets.lineage_chain import LineageChainDataset
+from slmops.datasets.paths import FilePathDataset
 from slmops.datasets.raw_records import RawRecordsDataset
 from slmops.datasets.tables import OptionalCSVDataset
 
 __all__ = [
     "BinaryFolderDataset",
+    "FilePathDataset",
     "GitRevisionDataset",
     "TextFileDataset",
     "HFModelDataset",

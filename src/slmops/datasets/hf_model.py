@@ -14,6 +14,7 @@ from typing import Any
 from kedro.io import AbstractDataset
 
 from slmops.datasets.atomic import atomic_dir
+from slmops.datasets.folders import StagedFolderDataset
 from slmops.datasets.portable import check_no_machine_paths, portable_model_name
 from slmops.modeling.bundle import ModelBundle
 
@@ -33,7 +34,11 @@ class HFModelDataset(AbstractDataset[ModelBundle, ModelBundle]):
         warn_if_incompatible(self._path)
         return ModelBundle(path=self._path, trust_remote_code=self._trust_remote_code)
 
-    def save(self, data: ModelBundle) -> None:
+    def save(self, data: ModelBundle | Path) -> None:
+        if isinstance(data, Path):  # a finished model folder written elsewhere (by training): move it into place
+            check_no_machine_paths(data, _machine_paths(data))
+            StagedFolderDataset(str(self._path)).save(data)
+            return
         with atomic_dir(self._path) as staging, _unnamed(data.model.config):
             data.model.save_pretrained(staging, safe_serialization=True)
             data.tokenizer.save_pretrained(staging)
@@ -67,6 +72,12 @@ class PeftAdapterDataset(AbstractDataset[Any, Path]):
 
     def save(self, data: Any) -> None:
         name = portable_model_name(self._base_model) if self._base_model else None
+        if isinstance(data, Path):  # a finished adapter folder written by training (maybe another process)
+            if (data / "adapter_config.json").is_file():  # `train.method: full` leaves only a README
+                _rename_base_in_folder(data, name)
+            check_no_machine_paths(data, _machine_paths(data))
+            StagedFolderDataset(str(self._path)).save(data)
+            return
         with atomic_dir(self._path) as staging, _base_named(data, name), warnings.catch_warnings():
             # PEFT looks for the base's config.json under the name to see whether the vocabulary was
             # resized; an embedded name has none, and this pipeline never resizes the vocabulary.
@@ -121,3 +132,19 @@ def _base_named(peft_model: Any, name: str | None) -> Iterator[None]:
             setattr(config, key, value)
         if base is not None:
             base.name_or_path, base.config._name_or_path = base_before
+
+
+def _rename_base_in_folder(folder: Path, name: str | None) -> None:
+    """What ``_base_named`` does at save time, for an adapter folder PEFT already wrote elsewhere."""
+    import json
+
+    config_file = folder / "adapter_config.json"
+    config = json.loads(config_file.read_text(encoding="utf-8"))
+    written = config.get("base_model_name_or_path")
+    config["base_model_name_or_path"] = name
+    if isinstance(config.get("target_modules"), list):  # PEFT writes this set in hash order
+        config["target_modules"] = sorted(config["target_modules"])
+    config_file.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    card = folder / "README.md"
+    if written and card.is_file():
+        card.write_text(card.read_text(encoding="utf-8").replace(written, name or ""), encoding="utf-8")

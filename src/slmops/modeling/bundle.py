@@ -33,6 +33,10 @@ class ModelBundle:
         return self._model
 
     @property
+    def trust_remote_code(self) -> bool:
+        return self._trust_remote_code
+
+    @property
     def tokenizer(self) -> Any:
         if self._tokenizer is None:
             from transformers import AutoTokenizer

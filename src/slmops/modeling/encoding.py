@@ -20,10 +20,10 @@ def encode_example(tokenizer: Any, prompt: str, completion: str, max_length: int
         prompt_ids = prompt_ids[overflow:]
     input_ids = prompt_ids + completion_ids
     labels = [IGNORE_INDEX] * len(prompt_ids) + completion_ids
-    return {"input_ids": input_ids, "labels": labels, "length": len(input_ids)}
+    return {"input_ids": input_ids, "labels": labels, "length": len(input_ids), "truncated": overflow > 0}
 
 
-def encode_examples(tokenizer: Any, examples: list[dict[str, Any]], max_length: int) -> list[dict[str, list[int]]]:
+def encode_examples(tokenizer: Any, examples: list[dict[str, Any]], max_length: int) -> list[dict[str, Any]]:
     return [encode_example(tokenizer, e["prompt"], e["completion"], max_length) for e in examples]
 
 

@@ -1,92 +1,88 @@
-"""Training methods: how the base model is wrapped before training. New methods plug in here."""
+"""Training methods: how the base model is wrapped before training, and how the result becomes one model.
+
+lora / dora: PEFT adapters on a full-precision base. qlora: LoRA on a 4-bit NF4 base (bitsandbytes).
+full: every weight trains; there is no adapter.
+"""
 
 from __future__ import annotations
 
-import types
+from pathlib import Path
 from typing import Any
 
-from slmops.config import QuantizationAwareParams, TrainParams
-from slmops.errors import UnsupportedError
-from slmops.modeling.quantization import fake_quantize, round_to_int4_grid
+from slmops.config import TrainParams
+from slmops.pipelines.train.quantization_aware import make_quantization_aware, round_weights_in_place
+
+ADAPTER_METHODS = ("lora", "dora", "qlora")
 
 
 def wrap_for_training(model: Any, params: TrainParams) -> Any:
     """Return the model to train, with only the method's parameters trainable."""
-    if params.method in ("lora", "dora"):
+    if params.method == "full":
+        for parameter in model.parameters():
+            parameter.requires_grad_(True)
+        trainable = model
+    else:
         from peft import LoraConfig, get_peft_model
 
-        if params.quantization_aware is not None and params.method != "lora":
-            raise UnsupportedError("train.quantization_aware works with method 'lora' only")
+        if params.method == "qlora":
+            from peft import prepare_model_for_kbit_training
+
+            model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=params.gradient_checkpointing)
         config = LoraConfig(
             r=params.lora.r, lora_alpha=params.lora.alpha, lora_dropout=params.lora.dropout,
             target_modules=params.lora.target_modules, task_type="CAUSAL_LM", use_dora=params.method == "dora",
         )
-        peft_model = get_peft_model(model, config)
-        if params.quantization_aware is not None:
-            make_quantization_aware(peft_model, params.quantization_aware)
-        return peft_model
-    raise UnsupportedError(
-        f"params.yaml: train.method '{params.method}' is not built yet; use 'lora' or 'dora' "
-        "(QLoRA and full fine-tuning are planned, see the README)"
-    )
-
-
-def _quantized_lora_forward(self: Any, x: Any, *args: Any, **kwargs: Any) -> Any:
-    """A LoRA layer computing x @ Q(W + scale * B A): the merged weight as the int4 target will hold it."""
-    import torch
-
-    weight = self.base_layer.weight
-    for name in self.active_adapters:
-        weight = weight + (self.lora_B[name].weight @ self.lora_A[name].weight) * self.scaling[name]
-    return torch.nn.functional.linear(x, fake_quantize(weight, self._slmops_block_size), self.base_layer.bias)
-
-
-def make_quantization_aware(peft_model: Any, params: QuantizationAwareParams) -> None:
-    """Train the adapter through the int4 rounding of the merged weights (straight-through gradients).
-
-    Without this, int4 rounding of W + BA erases most of the small BA the adapter learned (measured on
-    SNIPS: macro-F1 0.91 in PyTorch, 0.77 after int4 export). Linear layers without an adapter
-    (the tied embedding / LM head) are rounded once, up front, since they never change.
-    """
-    import torch
-    from peft.tuners.lora import Linear as LoraLinear
-
-    lora_bases = set()
-    for module in peft_model.modules():
-        if isinstance(module, LoraLinear):
-            module._slmops_block_size = params.block_size
-            module.forward = types.MethodType(_quantized_lora_forward, module)
-            lora_bases.add(id(module.base_layer))
-    frozen = [m for m in peft_model.modules()
-              if isinstance(m, torch.nn.Linear) and id(m) not in lora_bases and not _is_adapter(m)]
-    round_weights_in_place(frozen, params.block_size)
-
-
-def round_weights_in_place(linears: list[Any], block_size: int) -> None:
-    """Put each Linear layer's weight onto the int4 grid."""
-    import torch
-
-    with torch.no_grad():
-        for module in linears:
-            module.weight.copy_(round_to_int4_grid(module.weight, block_size))
-
-
-def _is_adapter(module: Any) -> bool:
-    return any(p.requires_grad for p in module.parameters(recurse=False))
+        trainable = get_peft_model(model, config)
+    if params.quantization_aware is not None:
+        make_quantization_aware(trainable, params.method, params.quantization_aware)
+    return trainable
 
 
 def merge_for_export(trained: Any, params: TrainParams) -> Any:
-    """A plain transformers model with the adapter folded in; the trained model is left intact.
+    """A plain transformers model with the adapter folded in, merged in place (no second copy of the model).
 
-    Trained quantization-aware, the merged weights are rounded onto the int4 grid, so this model is
-    exactly what the int4 target computes and its evaluation measures what ships.
+    Trained quantization-aware with target 'merged', the merged weights are rounded onto the int4
+    grid, so this model is exactly what the int4 target computes and its evaluation measures what
+    ships. With target 'base' the base already lies on the grid and the adapter stays in float.
+    QLoRA's base is 4-bit: use ``merge_qlora`` instead.
     """
-    import copy
-
     import torch
 
-    merged = copy.deepcopy(trained).merge_and_unload()
-    if params.quantization_aware is not None:
-        linears = [m for m in merged.modules() if isinstance(m, torch.nn.Linear)]
-        round_weights_in_place(linears, params.quantization_aware.block_size)
+    merged = trained if params.method == "full" else trained.merge_and_unload()
+    aware = params.quantization_aware
+    if aware is not None and aware.target == "merged":
+        # int4 grid values (code x scale) need more mantissa than bf16 has: keep them exact in fp32.
+        merged = merged.to(torch.float32)  # converts parameter by parameter, never a whole second copy
+        round_weights_in_place([m for m in merged.modules() if isinstance(m, torch.nn.Linear)], aware.block_size)
     return merged
+
+
+def merge_from_folders(base_folder: Path, saved_folder: Path, params: TrainParams, dtype: Any,
+                       trust_remote_code: bool = False) -> Any:
+    """The merged model rebuilt from what training saved: an adapter on the full-precision base, or a full model.
+
+    Used where the trained model cannot be merged where it stands: QLoRA (its base is 4-bit;
+    merging there would re-quantize the result, and the ONNX builder applies the adapter to the
+    unquantized base anyway) and sharded training (FSDP, DeepSpeed ZeRO-3), where no process holds
+    all the weights. Quantization-aware rounding is applied as training applied it.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    aware = params.quantization_aware
+    if aware is not None and aware.target == "merged":
+        dtype = torch.float32  # int4 grid values need more mantissa than bf16 has
+    load = {"dtype": dtype, "trust_remote_code": trust_remote_code, "use_safetensors": True}
+    if params.method == "full":
+        model = AutoModelForCausalLM.from_pretrained(saved_folder, **load)
+    else:
+        from peft import PeftModel
+
+        model = AutoModelForCausalLM.from_pretrained(base_folder, **load)
+        linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+        if aware is not None and aware.target == "base":
+            round_weights_in_place(linears, aware.block_size)
+        model = PeftModel.from_pretrained(model, saved_folder).merge_and_unload()
+    if aware is not None and aware.target == "merged":
+        round_weights_in_place([m for m in model.modules() if isinstance(m, torch.nn.Linear)], aware.block_size)
+    return model

@@ -1,0 +1,63 @@
+"""Loading the base model for training: which device, which weight dtype, and the 4-bit base for QLoRA."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from slmops.config import TrainParams
+
+
+def training_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def compute_dtype_for(device: str) -> Any:
+    """The one place the training weights' dtype is chosen: bf16 on CUDA, fp32 on CPU.
+
+    Weights are loaded in this dtype (not fp32 plus autocast), so a GPU holds one bf16 copy.
+    CPUs with fast bf16 (AVX512-BF16/AMX) may gain from bf16 too; that choice is measured and
+    made in `slmops.modeling.precision` once it exists, and then belongs here.
+    """
+    import torch
+
+    return torch.bfloat16 if device == "cuda" else torch.float32
+
+
+def load_base_model(folder: Path, params: TrainParams, trust_remote_code: bool = False) -> Any:
+    """The base model ready to wrap: in the compute dtype, 4-bit NF4 for QLoRA, no KV cache."""
+    from transformers import AutoModelForCausalLM
+
+    dtype = compute_dtype_for(training_device())
+    options: dict[str, Any] = {}
+    if params.method == "qlora":
+        from transformers import BitsAndBytesConfig
+
+        options["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=dtype,
+            bnb_4bit_use_double_quant=True,
+        )
+        if training_device() == "cpu":
+            options["device_map"] = {"": "cpu"}
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype, trust_remote_code=trust_remote_code,
+                                                 use_safetensors=True, **options)
+    model.config.use_cache = False  # no KV cache while training: saves memory and time
+    if params.method == "qlora":
+        guard_cpu_4bit_gradients(model)
+    return model
+
+
+def guard_cpu_4bit_gradients(model: Any) -> None:
+    """Keep bitsandbytes from repacking 4-bit weights for its AVX512-BF16 inference kernel.
+
+    On CPUs with AVX512-BF16, bitsandbytes >= 0.49 repacks a Linear4bit's weight at its first
+    no-grad eval forward (a validation pass) for a kernel with no backward; later training steps
+    then get silently wrong gradients. Turning the flag off keeps the trainable path (tested).
+    """
+    import bitsandbytes as bnb
+
+    for module in model.modules():
+        if isinstance(module, bnb.nn.Linear4bit):
+            module.support_avx512bf16_for_cpu = False

@@ -1,0 +1,200 @@
+"""The trainer: one job (folder paths + params) run in this process, alone or as one rank of many.
+
+Every rank trains; only the main process (rank 0) writes the outputs. Checkpoints go to the run
+folder and a cut-off identical run resumes from the newest complete one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from slmops.config import TrainParams, parse
+from slmops.errors import InputDataError
+from slmops.modeling.encoding import CompletionOnlyLogitsCollator, encode_examples
+from slmops.pipelines.train.callbacks import MarkCompleteCheckpoints, StopWhenValidationLossStalls
+from slmops.pipelines.train.history import loss_frames
+from slmops.pipelines.train.job import TrainJob, read_rows
+from slmops.pipelines.train.loading import compute_dtype_for, load_base_model, training_device
+from slmops.pipelines.train.losses import build_loss
+from slmops.pipelines.train.methods import merge_for_export, merge_from_folders, wrap_for_training
+from slmops.pipelines.train.run_folder import latest_complete_checkpoint
+
+log = logging.getLogger(__name__)
+
+NO_ADAPTER_NOTE = """# No adapter
+
+`train.method: full` trains every weight, so there is no adapter: the trained model is
+`data/06_models/merged_model/`. This folder exists so the `train` stage's outputs are the same for
+every method.
+"""
+
+
+def training_arguments(params: TrainParams, run_folder: str, validating: bool) -> Any:
+    from transformers import TrainingArguments
+
+    return TrainingArguments(
+        output_dir=run_folder,
+        num_train_epochs=params.epochs,
+        max_steps=params.max_steps or -1,
+        per_device_train_batch_size=params.batch_size,
+        per_device_eval_batch_size=params.batch_size,
+        gradient_accumulation_steps=params.gradient_accumulation_steps,
+        activation_checkpointing=params.gradient_checkpointing,
+        activation_checkpointing_kwargs={"use_reentrant": False} if params.gradient_checkpointing else None,
+        learning_rate=params.learning_rate,
+        weight_decay=params.weight_decay,
+        lr_scheduler_type="constant_with_warmup" if params.lr_scheduler == "constant" else params.lr_scheduler,
+        warmup_steps=params.warmup_ratio,  # a float below 1 is a ratio of the total steps
+        logging_steps=params.logging_steps,
+        logging_first_step=True,
+        eval_strategy="steps" if validating else "no",
+        eval_steps=params.validation_steps,
+        prediction_loss_only=True,
+        save_strategy="steps",
+        save_steps=params.save_steps,
+        save_total_limit=1,
+        seed=params.seed,
+        data_seed=params.seed,
+        train_sampling_strategy="group_by_length" if params.group_by_length else "random",
+        use_cpu=training_device() == "cpu",
+        dataloader_pin_memory=False,
+        remove_unused_columns=False,
+        report_to="none",  # the TensorBoard callback is added explicitly, pointed at our folder
+        ddp_find_unused_parameters=False,
+    )
+
+
+def _trainer_class() -> type:
+    from transformers import Trainer
+
+    class CountingTrainer(Trainer):
+        """Counts the rows and tokens this process trained on (each rank sees its own share)."""
+
+        rows_trained = 0
+        tokens_trained = 0
+
+        def training_step(self, model: Any, inputs: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+            self.rows_trained += int(inputs["input_ids"].shape[0])
+            self.tokens_trained += int(inputs["attention_mask"].sum())
+            return super().training_step(model, inputs, *args, **kwargs)
+
+    return CountingTrainer
+
+
+def run_training(job: TrainJob) -> None:
+    from transformers import AutoTokenizer, set_seed
+    from transformers.integrations import TensorBoardCallback
+
+    params: TrainParams = parse(TrainParams, job.params, "train")
+    train_rows = read_rows(job.train_split)
+    if not train_rows:
+        raise InputDataError(job.train_split, "no training examples")
+    validating = params.validation_steps is not None
+    validation_rows = read_rows(job.validation_split) if validating else []
+    if validating and not validation_rows:
+        raise InputDataError(job.validation_split, "no validation examples, but train.validation_steps is set")
+    set_seed(params.seed)
+    args = training_arguments(params, job.run_folder, validating)
+    device = training_device()
+    tokenizer = AutoTokenizer.from_pretrained(job.base_model, trust_remote_code=job.trust_remote_code)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model = load_base_model(Path(job.base_model), params, job.trust_remote_code)
+    trainable = wrap_for_training(model, params)
+    encoded = encode_examples(tokenizer, train_rows, params.max_length)
+    encoded_validation = encode_examples(tokenizer, validation_rows, params.max_length)
+
+    callbacks: list[Any] = [MarkCompleteCheckpoints()]
+    writer = None
+    if args.should_save:  # the main process logs; the others would write duplicate event files
+        from torch.utils.tensorboard import SummaryWriter
+
+        writer = SummaryWriter(log_dir=job.tensorboard_dir)
+        callbacks.append(TensorBoardCallback(tb_writer=writer))
+    stopper = None
+    if params.early_stopping is not None:
+        stopper = StopWhenValidationLossStalls(params.early_stopping.patience, params.early_stopping.min_delta)
+        callbacks.append(stopper)
+    trainer = _trainer_class()(
+        model=trainable, args=args, train_dataset=encoded, eval_dataset=encoded_validation or None,
+        data_collator=CompletionOnlyLogitsCollator(pad_token_id=tokenizer.pad_token_id),
+        compute_loss_func=build_loss(params.loss, encoded), callbacks=callbacks,
+    )
+    resume_from = latest_complete_checkpoint(Path(job.run_folder))
+    if resume_from and args.should_save:
+        log.info("Resuming an identical run that was cut off, from %s", resume_from)
+    started = time.perf_counter()
+    result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    seconds = time.perf_counter() - started
+    per_rank = _gather_counts(trainer)
+    if writer is not None:
+        writer.close()
+
+    sharded = trainer.is_fsdp_enabled or trainer.is_deepspeed_enabled
+    if sharded:  # every rank takes part in gathering the weights
+        trainer.save_model(str(job.merged_model_dir if params.method == "full" else job.adapter_dir))
+    if trainer.is_world_process_zero():
+        metrics = {
+            "method": params.method,
+            "distributed": params.distributed,
+            "world_size": int(trainer.accelerator.num_processes),
+            "rows_per_rank": [r for r, _ in per_rank],
+            "epochs": params.epochs,
+            "max_steps": params.max_steps,
+            "steps": int(trainer.state.global_step),
+            "train_rows": len(train_rows),
+            "validation_rows": len(validation_rows),
+            "truncated_rows": sum(1 for e in encoded if e["truncated"]),
+            "train_tokens": sum(t for _, t in per_rank),
+            "train_seconds": round(seconds, 2),
+            "tokens_per_second": round(sum(t for _, t in per_rank) / seconds, 1) if seconds > 0 else None,
+            "mean_loss": round(float(result.training_loss), 4),
+            "trainable_parameters": int(sum(p.numel() for p in trainable.parameters() if p.requires_grad)),
+            "total_parameters": int(sum(p.numel() for p in trainable.parameters())),
+            "resumed_from_step": int(resume_from.name.rsplit("-", 1)[1]) if resume_from else None,
+            "early_stopped_at_step": stopper.stopped_at if stopper else None,
+            "device": device,
+            "compute_dtype": str(compute_dtype_for(device)).removeprefix("torch."),
+        }
+        _write_outputs(job, params, trainer, trainable, tokenizer, metrics, sharded)
+    trainer.accelerator.wait_for_everyone()
+
+
+def _gather_counts(trainer: Any) -> list[tuple[int, int]]:
+    import torch
+
+    counts = torch.tensor([[trainer.rows_trained, trainer.tokens_trained]], device=trainer.args.device)
+    gathered = trainer.accelerator.gather(counts).tolist()
+    return [(int(rows), int(tokens)) for rows, tokens in gathered]
+
+
+def _write_outputs(job: TrainJob, params: TrainParams, trainer: Any, trainable: Any, tokenizer: Any,
+                   metrics: dict[str, Any], sharded: bool) -> None:
+    train_loss, validation_loss = loss_frames(trainer.state.log_history)
+    metrics["final_loss"] = float(train_loss["loss"].iloc[-1]) if len(train_loss) else None
+    metrics["final_validation_loss"] = (float(validation_loss["validation_loss"].iloc[-1])
+                                        if len(validation_loss) else None)
+    Path(job.outputs).mkdir(parents=True, exist_ok=True)
+    if params.method == "full":
+        job.adapter_dir.mkdir(parents=True, exist_ok=True)
+        (job.adapter_dir / "README.md").write_text(NO_ADAPTER_NOTE)
+    elif not sharded:
+        trainable.save_pretrained(job.adapter_dir, safe_serialization=True)
+    dtype = compute_dtype_for(training_device())
+    if sharded or params.method == "qlora":
+        saved = job.merged_model_dir if params.method == "full" else job.adapter_dir
+        del trainer, trainable  # free the trained copy before loading the merged one
+        merged = merge_from_folders(Path(job.base_model), saved, params, dtype, job.trust_remote_code)
+    else:
+        trainable.eval()
+        merged = merge_for_export(trainable, params)
+    merged.config.use_cache = True
+    merged.save_pretrained(job.merged_model_dir, safe_serialization=True)
+    tokenizer.save_pretrained(job.merged_model_dir)
+    train_loss.to_csv(job.train_loss_file, index=False)
+    validation_loss.to_csv(job.validation_loss_file, index=False)
+    job.metrics_file.write_text(json.dumps(metrics, indent=2))
