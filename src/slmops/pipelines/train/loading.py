@@ -18,8 +18,8 @@ def compute_dtype_for(device: str) -> Any:
     """The one place the training weights' dtype is chosen: bf16 on CUDA, fp32 on CPU.
 
     Weights are loaded in this dtype (not fp32 plus autocast), so a GPU holds one bf16 copy.
-    CPUs with fast bf16 (AVX512-BF16/AMX) may gain from bf16 too; that choice is measured and
-    made in `slmops.modeling.precision` once it exists, and then belongs here.
+    On a CPU the weights stay fp32 and the matmuls run under bf16 autocast where the CPU has native
+    bf16 (`slmops.modeling.precision`, chosen in `run.py`).
     """
     import torch
 

@@ -18,7 +18,7 @@ import types
 from typing import Any
 
 from slmops.config import QuantizationAwareParams
-from slmops.modeling.quantization import fake_quantize, round_to_int4_grid
+from slmops.modeling.quantization import fake_quantize, quantized_lora_linear, round_to_int4_grid
 
 
 def make_quantization_aware(model: Any, method: str, params: QuantizationAwareParams) -> None:
@@ -70,20 +70,15 @@ def _quantized_embedding_forward(self: Any, ids: Any) -> Any:
     return torch.nn.functional.embedding(ids, weight, self.padding_idx)
 
 
-def _merged_lora_weight(self: Any) -> Any:
-    """W + scale * B A in fp32, whatever the weights' dtype: rounding needs the precision."""
-    weight = self.base_layer.weight.float()
-    for name in self.active_adapters:
-        weight = weight + (self.lora_B[name].weight @ self.lora_A[name].weight).float() * self.scaling[name]
-    return weight
-
-
 def _quantized_lora_forward(self: Any, x: Any, *args: Any, **kwargs: Any) -> Any:
-    """x @ Q(W + scale * B A): the merged weight as the int4 target will hold it."""
-    import torch
+    """x @ Q(W + scale * B A): the merged weight as the int4 target will hold it.
 
-    weight = fake_quantize(_merged_lora_weight(self), self._slmops_block_size).to(x.dtype)
-    return torch.nn.functional.linear(x, weight, self.base_layer.bias)
+    Merge and rounding in fp32 whatever the weights' dtype (rounding needs the precision); the
+    straight-through gradients of A and B come from low-rank products (``quantized_lora_linear``).
+    """
+    (name,) = self.active_adapters
+    return quantized_lora_linear(x, self.base_layer.weight, self.lora_A[name].weight, self.lora_B[name].weight,
+                                 self.scaling[name], self.base_layer.bias, self._slmops_block_size)
 
 
 def _quantized_dora_forward(self: Any, x: Any, *args: Any, **kwargs: Any) -> Any:

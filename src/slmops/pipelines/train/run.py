@@ -15,6 +15,8 @@ from typing import Any
 from slmops.config import TrainParams, parse
 from slmops.errors import InputDataError
 from slmops.modeling.encoding import CompletionOnlyLogitsCollator, encode_examples
+from slmops.modeling.precision import precision_reason, training_arguments_precision, training_precision
+from slmops.modeling.shared_prefix import SharedPrefixCollator, accept_shared_prefix
 from slmops.pipelines.train.callbacks import MarkCompleteCheckpoints, StopWhenValidationLossStalls
 from slmops.pipelines.train.history import loss_frames
 from slmops.pipelines.train.job import TrainJob, read_rows
@@ -33,10 +35,11 @@ every method.
 """
 
 
-def training_arguments(params: TrainParams, run_folder: str, validating: bool) -> Any:
+def training_arguments(params: TrainParams, run_folder: str, validating: bool, precision: str = "fp32") -> Any:
     from transformers import TrainingArguments
 
     return TrainingArguments(
+        **training_arguments_precision(precision),
         output_dir=run_folder,
         num_train_epochs=params.epochs,
         max_steps=params.max_steps or -1,
@@ -79,7 +82,9 @@ def _trainer_class() -> type:
 
         def training_step(self, model: Any, inputs: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
             self.rows_trained += int(inputs["input_ids"].shape[0])
-            self.tokens_trained += int(inputs["attention_mask"].sum())
+            prefix = inputs.get("prefix_ids")  # SharedPrefixCollator: the rows' shared prefix, sent once
+            shared = int(prefix.shape[1]) * int(inputs["input_ids"].shape[0]) if prefix is not None else 0
+            self.tokens_trained += int(inputs["attention_mask"].sum()) + shared
             return super().training_step(model, inputs, *args, **kwargs)
 
     return CountingTrainer
@@ -98,13 +103,21 @@ def run_training(job: TrainJob) -> None:
     if validating and not validation_rows:
         raise InputDataError(job.validation_split, "no validation examples, but train.validation_steps is set")
     set_seed(params.seed)
-    args = training_arguments(params, job.run_folder, validating)
     device = training_device()
+    precision = training_precision(device)  # bf16 autocast where the hardware has native bf16 matmuls
+    log.info("Training precision: %s", precision_reason(device, precision))
+    args = training_arguments(params, job.run_folder, validating, precision)
     tokenizer = AutoTokenizer.from_pretrained(job.base_model, trust_remote_code=job.trust_remote_code)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     model = load_base_model(Path(job.base_model), params, job.trust_remote_code)
     trainable = wrap_for_training(model, params)
+    # Rows that begin alike (system prompt, chat header) share that prefix's compute within a batch;
+    # activation checkpointing recomputes layers without the prefix cache, so it keeps whole rows.
+    share_prefix = not params.gradient_checkpointing
+    if share_prefix:
+        trainable = accept_shared_prefix(trainable)
+    collator_class = SharedPrefixCollator if share_prefix else CompletionOnlyLogitsCollator
     encoded = encode_examples(tokenizer, train_rows, params.max_length)
     encoded_validation = encode_examples(tokenizer, validation_rows, params.max_length)
 
@@ -121,7 +134,7 @@ def run_training(job: TrainJob) -> None:
         callbacks.append(stopper)
     trainer = _trainer_class()(
         model=trainable, args=args, train_dataset=encoded, eval_dataset=encoded_validation or None,
-        data_collator=CompletionOnlyLogitsCollator(pad_token_id=tokenizer.pad_token_id),
+        data_collator=collator_class(pad_token_id=tokenizer.pad_token_id),
         compute_loss_func=build_loss(params.loss, encoded), callbacks=callbacks,
     )
     resume_from = latest_complete_checkpoint(Path(job.run_folder))
@@ -159,6 +172,8 @@ def run_training(job: TrainJob) -> None:
             "early_stopped_at_step": stopper.stopped_at if stopper else None,
             "device": device,
             "compute_dtype": str(compute_dtype_for(device)).removeprefix("torch."),
+            "precision": precision,
+            "shared_prefix": share_prefix,
         }
         _write_outputs(job, params, trainer, trainable, tokenizer, metrics, sharded)
     trainer.accelerator.wait_for_everyone()
