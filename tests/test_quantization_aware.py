@@ -84,9 +84,11 @@ def test_int4_onnx_generates_exactly_what_the_merged_model_generates(tmp_path, t
     merged.model.save_pretrained(folder)
     smollm2_tokenizer.save_pretrained(folder)
     export = {"targets": ["cpu-int4"], "target_options": {"cpu-int4": {
-        "precision": "int4", "execution_provider": "cpu", "builder_options": {"block_size": 32, "accuracy_level": 1}}}}
+        "precision": "int4", "execution_provider": "cpu", "block_size": 32, "accuracy_level": 1}}}
     onnx_folder = tmp_path / "onnx"
-    StagedFolderDataset(str(onnx_folder)).save(build_onnx_model(ModelBundle(path=folder), export, "cpu-int4"))
+    StagedFolderDataset(str(onnx_folder)).save(build_onnx_model(ModelBundle(path=folder), ModelBundle(path=folder), folder, folder, export,
+                                                                  {"name_or_path": "tiny-llama"},
+                                                                  {"method": "lora", "quantization_aware": None}, "cpu-int4"))
     prompts = ["<|im_start|>user\nplay some jazz<|im_end|>\n<|im_start|>assistant\n",
                "<|im_start|>user\nbook a table for two<|im_end|>\n<|im_start|>assistant\n"]
     pytorch = generate_greedy(ModelBundle(path=folder), prompts, max_new_tokens=8, batch_size=1)
