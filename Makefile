@@ -36,9 +36,14 @@ repro: run
 test: install-test
 	$(BIN)/python -m pytest
 
+# Figures for the README (after `make run`): each prints slmops side by side with its baseline.
 benchmark: install
+	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python benchmarks/train_throughput.py
-	$(BIN)/python benchmarks/decode_speed.py
+	$(BIN)/python benchmarks/train_memory.py --steps 2
+	$(BIN)/python benchmarks/export_speed.py --adapter-cost --check-fp32 140
+	$(BIN)/python benchmarks/eval_speed.py
+	$(BIN)/python benchmarks/ingest_scale.py
 
 clean-venv:
 	rm -rf $(VENV)
