@@ -36,7 +36,8 @@ def test_any_number_in_any_metrics_file_is_an_objective(tmp_path):
 def test_pruning_reads_the_validation_loss_file_and_stops_the_run(tmp_path):
     """A stand-in training run writes a worse loss each step than the finished trial did: it is stopped.
 
-    The default pruning file is reports/plots/validation_loss.csv with columns step and loss.
+    The default pruning file is reports/plots/validation_loss.csv with columns step and validation_loss,
+    as the train stage writes it.
     """
     study = optuna.create_study(pruner=optuna.pruners.MedianPruner(n_startup_trials=1))
     good = study.ask()
@@ -46,7 +47,7 @@ def test_pruning_reads_the_validation_loss_file_and_stops_the_run(tmp_path):
     writer = textwrap.dedent("""
         import time, pathlib
         path = pathlib.Path("reports/plots/validation_loss.csv"); path.parent.mkdir(parents=True, exist_ok=True)
-        rows = ["step,loss"]
+        rows = ["step,validation_loss"]
         for step in range(1, 100):
             rows.append(f"{step},{2.0 + step}"); path.write_text("\\n".join(rows) + "\\n"); time.sleep(0.2)
     """)

@@ -64,7 +64,7 @@ class Pruning(_Strict):
     """Intermediate values the train stage writes while it runs: one CSV row per evaluation."""
     file: str = "reports/plots/validation_loss.csv"
     step: str = "step"
-    value: str = "loss"
+    value: str = "validation_loss"  # the column the train stage writes (train.validation_steps)
     direction: Literal["minimize", "maximize"] = "minimize"
     warmup_steps: int = 0
 
