@@ -72,7 +72,8 @@ def copy_project(destination: Path) -> Path:
     """The files a user clones (code, conf, params, dvc.yaml, raw data), without artifacts."""
     for name in ("pyproject.toml", "params.yaml", "dvc.yaml", ".telemetry"):
         shutil.copy2(ROOT / name, destination / name)
-    for folder in ("conf", "src", "data/01_raw"):
+    # data/06_models/extra_adapters is in git (its README) so `export` can depend on it before any adapter is added.
+    for folder in ("conf", "src", "data/01_raw", "data/06_models/extra_adapters"):
         shutil.copytree(ROOT / folder, destination / folder,
                         ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     (destination / "conf/local").mkdir(exist_ok=True)

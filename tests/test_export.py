@@ -62,7 +62,7 @@ def test_export_writes_a_genai_model_folder_with_a_model_card(fp32_onnx):
     assert (fp32_onnx / "model.onnx").is_file() and (fp32_onnx / "tokenizer.json").is_file()
     card = (fp32_onnx / "README.md").read_text()
     assert "`tiny-llama`" in card and "| precision | fp32 |" in card and "| execution provider | cpu |" in card
-    assert "slmops generate --target cpu-fp32" in card and "<!-- lineage:" in card
+    assert "slmops generate --target cpu-fp32" in card and "## Lineage" in card and "slmops lineage" in card
 
 
 def test_fp32_onnx_generates_what_pytorch_generates(fp32_onnx, tiny_model_dir):

@@ -22,7 +22,6 @@ def project(tmp_path_factory, tiny_model_dir, snips_rows):
     # One target run here and one whose provider this machine lacks (built, checked, said not run).
     params["export"] = dict(params["export"], targets=["cpu-int4", "webgpu-int4"])
     write_params(root, params)
-    (root / "data/06_models/extra_adapters").mkdir(parents=True)  # in git for users (its README.md)
     run(root, "git", "init", "-q")
     run(root, "dvc", "init", "-q")
     run(root, "dvc", "config", "core.analytics", "false")

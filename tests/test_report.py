@@ -159,5 +159,5 @@ def test_create_pipeline_reads_and_writes_the_catalog_names() -> None:
     pipeline = create_pipeline()
     assert pipeline.inputs() == {"parameters", "train_metrics", "loss_history", "report_validation_loss",
                                  "split_summary", "eval_metrics", "eval_details", "eval_samples", "predictions", "all_export_metrics",
-                                 "dvc_lock", "code_revision"}
+                                 "dvc_lock", "code_revision", "merged_model_lineage"}
     assert pipeline.outputs() == {"report_markdown", "report_html"}

@@ -59,12 +59,26 @@ def plan_runs(root: Path, kwargs: dict[str, Any]) -> list[dict[str, Any]]:
     targets = export_targets(root)
     if len(targets) == 1:
         return [{**kwargs, "params": {**params, "target": targets[0]}}]
+    if _stops_before_export(kwargs):  # the target is never read: any one will do
+        return [{**kwargs, "params": {**params, "target": targets[0]}}]
     if any(kwargs.get(name) for name in NODE_FILTERS):
         raise ConfigError(f"export.targets has {len(targets)} targets ({', '.join(targets)}): with node filters, "
                           "name one with `--params target=<name>` (or run them all with `dvc repro`)")
     runs = [{**kwargs, "pipelines": BEFORE_EXPORT}]
     runs += [{**kwargs, "pipelines": PER_TARGET, "params": {**params, "target": t}} for t in targets]
     return runs + [{**kwargs, "pipelines": ["report"]}]
+
+
+def _stops_before_export(kwargs: dict[str, Any]) -> bool:
+    """Only `--to-nodes`/`--nodes` filters, each naming a node of a stage before `export`."""
+    named = [*(kwargs.get("to_nodes") or []), *(kwargs.get("node_names") or [])]
+    if not named or any(kwargs.get(name) for name in NODE_FILTERS if name not in ("to_nodes", "node_names")):
+        return False
+    import importlib
+
+    before = {node.name for stage in BEFORE_EXPORT
+              for node in importlib.import_module(f"slmops.pipelines.{stage}.pipeline").create_pipeline().nodes}
+    return all(name in before for name in named)
 
 
 def _stages(kwargs: dict[str, Any]) -> list[str]:
