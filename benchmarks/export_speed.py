@@ -60,6 +60,7 @@ class OnnxEngine:
         params = self.og.GeneratorParams(self.model)
         params.set_search_options(max_length=len(ids) + new_tokens, min_length=len(ids) + new_tokens, do_sample=False)
         generator = self.og.Generator(self.model, params)
+        self.activate(generator)
         started = time.perf_counter()
         generator.append_tokens(ids)
         generator.generate_next_token()
@@ -69,6 +70,9 @@ class OnnxEngine:
         total = time.perf_counter() - started
         del generator
         return first, total
+
+    def activate(self, generator) -> None:
+        """Set up a new generator before timing starts (nothing for a plain model)."""
 
 
 class AdapterEngine(OnnxEngine):
@@ -81,22 +85,9 @@ class AdapterEngine(OnnxEngine):
             self.adapters = self.og.Adapters(self.model)
             self.adapters.load(str(folder / "adapters" / f"{adapter}.onnx_adapter"), adapter)
 
-    def run(self, prompt: str, new_tokens: int) -> tuple[float, float]:
-        ids = self.tokenizer(prompt)["input_ids"]
-        params = self.og.GeneratorParams(self.model)
-        params.set_search_options(max_length=len(ids) + new_tokens, min_length=len(ids) + new_tokens, do_sample=False)
-        generator = self.og.Generator(self.model, params)
+    def activate(self, generator) -> None:
         if self.adapter:
             generator.set_active_adapter(self.adapters, self.adapter)
-        started = time.perf_counter()
-        generator.append_tokens(ids)
-        generator.generate_next_token()
-        first = time.perf_counter() - started
-        while not generator.is_done():
-            generator.generate_next_token()
-        total = time.perf_counter() - started
-        del generator
-        return first, total
 
 
 def separate_adapter_model(model_dir: Path, target: str, options, lora, scratch: Path) -> Path:
