@@ -14,7 +14,7 @@ from slmops.modeling.generation import generate_greedy
 from slmops.modeling.onnx_adapters import check_onnx_adapter, read_lora_inputs
 from slmops.modeling.quantization import round_to_int4_grid
 from slmops.pipelines.evaluate_onnx.nodes import measure_onnx_model
-from test_export import EXPORT, PROMPTS, PYTORCH, build, rows_with_pytorch_predictions, saved
+from test_export import EVAL_METRICS, EXPORT, PROMPTS, build, rows_with_pytorch_predictions, saved
 
 SEPARATE = {**EXPORT, "adapters": "separate", "extra_adapters": ["other"],
             "target_options": {**EXPORT["target_options"],
@@ -120,7 +120,7 @@ def test_measure_reports_the_adapters_runtime_cost(setup, smollm2_tokenizer):
     bundle = ModelBundle(path=root / "merged-tuned")
     rows, predictions = rows_with_pytorch_predictions(bundle)
     metrics, _ = measure_onnx_model(separate, bundle, rows, predictions, {"max_new_tokens": 4}, SEPARATE,
-                                    {"tuned": PYTORCH}, "cpu-fp32")
+                                    EVAL_METRICS, "cpu-fp32")
     assert metrics["adapters"] == "separate" and metrics["adapter_size_mb"] > 0
     assert metrics["greedy_agreement"] == 1.0  # the separate adapter answers as the merged PyTorch model
     assert metrics["decode"]["without_adapter"]["tokens_per_second"] > 0

@@ -110,7 +110,7 @@ def test_evaluate_compares_base_and_tuned(trained, tiny_model_dir, examples):
     validation = examples[32:40]
     params = EvaluateParams(max_new_tokens=4, batch_size=4, sample_count=3, base_with_label_list=True).model_dump()
     metrics, details, samples, predictions = evaluate_models(ModelBundle(path=tiny_model_dir), merged, validation,
-                                                             params)
+                                                             params, {"prompt_count": 2, "new_tokens": 3})
     assert metrics["rows"] == 8 and metrics["task"] == "classification"
     assert metrics["labels"] == sorted({e["label"] for e in validation})
     expected = {"accuracy", "f1", "macro_precision", "macro_recall", "unknown_label_share", "truncated_share"}
@@ -128,6 +128,9 @@ def test_evaluate_compares_base_and_tuned(trained, tiny_model_dir, examples):
     # Training lowered the completion loss, so the tuned model finds the answers less surprising.
     assert metrics["tuned"]["perplexity"] < metrics["base"]["perplexity"]
     assert len(samples["samples"]) == 3 and len(predictions) == 8
+    # The fine-tuned model's decode speed, measured once here as every ONNX target's baseline.
+    assert metrics["decode"]["prompts"] == 2 and metrics["decode"]["new_tokens"] == 3
+    assert metrics["decode"]["tokens_per_second"] > 0 and metrics["decode"]["first_token_ms"] > 0
     row = predictions[0]
     assert row["reference"] == validation[0]["label"] and row["prompt_tokens"] > row["completion_tokens"] > 0
     assert {"base", "base_answer", "base_truncated", "tuned_answer", "base_with_label_list"} <= set(row)

@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from slmops.config import EvaluateParams, parse
+from slmops.config.export import SpeedParams
 from slmops.metrics import evaluation_rows
 from slmops.metrics import (
     METHODS,
@@ -18,7 +19,7 @@ from slmops.metrics import (
     task_spec,
 )
 from slmops.modeling.bundle import ModelBundle
-from slmops.modeling.generation import Generation, completion_nll, generate_answers
+from slmops.modeling.generation import Generation, completion_nll, generate_answers, measure_decode_speed
 from slmops.pipelines.evaluate.prompts import with_label_list
 
 BASE, LISTED, TUNED = "base", "base_with_label_list", "tuned"
@@ -75,11 +76,24 @@ def token_lengths(bundle: ModelBundle, rows: list[dict[str, Any]]) -> list[tuple
     return [(len(p), len(c)) for p, c in zip(prompts, completions)]
 
 
+def pytorch_decode_speed(bundle: ModelBundle, rows: list[dict[str, Any]], speed: SpeedParams) -> dict[str, Any]:
+    """The fine-tuned model's single-stream decode speed: the baseline every ONNX target is compared with.
+
+    Measured once here (not in each target's stage) on the prompts and token count the targets use.
+    """
+    prompts = [e["prompt"] for e in rows[: speed.prompt_count]]
+    measure_decode_speed(bundle, prompts[:1], 4)  # untimed: the first generate call's one-off set-up
+    measured = measure_decode_speed(bundle, prompts, speed.new_tokens)
+    return {"prompts": len(prompts), "new_tokens": speed.new_tokens,
+            "tokens_per_second": round(measured["tokens_per_second"], 1),
+            "first_token_ms": round(measured["first_token_ms"], 1)}
+
+
 def evaluate_models(base_model: ModelBundle, merged_model: ModelBundle, validation_examples: list[dict[str, Any]],
-                    evaluate_params: dict[str, Any]
+                    evaluate_params: dict[str, Any], speed_params: dict[str, Any]
                     ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
-    """Return metrics (each model, delta, 95% intervals), details (per class, confusion, how each metric
-    is computed), a few samples, and every row's answers.
+    """Return metrics (each model, delta, 95% intervals, the fine-tuned model's decode speed), details
+    (per class, confusion, how each metric is computed), a few samples, and every row's answers.
 
     The metrics file stays flat numbers (and interval lists, which ``dvc metrics show`` skips) so it
     reads as a table; what is per label or descriptive goes to the details file.
@@ -96,6 +110,7 @@ def evaluate_models(base_model: ModelBundle, merged_model: ModelBundle, validati
         "intervals": {**{name: scores.intervals for name, (scores, _) in runs.items()},
                       "delta": difference_intervals(tuned, base, len(rows), params.bootstrap_resamples,
                                                     params.bootstrap_seed)},
+        "decode": pytorch_decode_speed(merged_model, rows, parse(SpeedParams, speed_params, "export.speed")),
     }
     reported = {name for scores, _ in runs.values() for name in scores.metrics}
     details: dict[str, Any] = {

@@ -17,7 +17,6 @@ from slmops.lineage import markdown
 from slmops.metrics import delta, evaluation_rows, references_of, score_predictions, task_spec
 from slmops.modeling.bundle import ModelBundle
 from slmops.modeling.genai import GenaiModel
-from slmops.modeling.generation import measure_decode_speed
 from slmops.modeling.model_card import render_model_card
 from slmops.modeling.onnx_quality import check_quality_gate, greedy_agreement
 from slmops.modeling.onnx_targets import check_structure, load_genai_model, target_options
@@ -43,23 +42,19 @@ def _mean(runs: list[dict[str, float]]) -> dict[str, float]:
     return {key: sum(run[key] for run in runs) / len(runs) for key in runs[0]}
 
 
-def compare_decode_speed(onnx: GenaiModel, pytorch: ModelBundle, prompts: list[str], new_tokens: int,
-                         rounds: int = 1, without_adapter: GenaiModel | None = None) -> dict[str, dict[str, float]]:
-    """Decode speed of each engine, averaged over ``rounds`` that alternate between them.
+def onnx_decode_speed(onnx: GenaiModel, prompts: list[str], new_tokens: int,
+                      without_adapter: GenaiModel | None = None) -> dict[str, dict[str, float]]:
+    """Decode speed of the target (and of its base without the adapter, when separate).
 
-    Same prompts, same number of new tokens, one after the other in this process: a fair comparison.
-    One short untimed run each first, so no engine's one-off start-up is counted as decoding.
+    One short untimed run each first, so no engine's one-off start-up is counted as decoding. The
+    PyTorch baseline on the same prompts was measured once by the `evaluate` stage of this run.
     """
-    engines = {"onnx": onnx.measure_decode_speed, "pytorch": lambda p, n: measure_decode_speed(pytorch, p, n)}
+    engines = {"onnx": onnx.measure_decode_speed}
     if without_adapter is not None:
         engines["without_adapter"] = without_adapter.measure_decode_speed
     for measure in engines.values():
         measure(prompts[:1], 4)
-    runs: dict[str, list[dict[str, float]]] = {name: [] for name in engines}
-    for _ in range(rounds):
-        for name, measure in engines.items():
-            runs[name].append(measure(prompts, new_tokens))
-    return {name: _mean(result) for name, result in runs.items()}
+    return {name: measure(prompts, new_tokens) for name, measure in engines.items()}
 
 
 def _not_run(base: dict[str, Any], reason: str) -> dict[str, Any]:
@@ -110,20 +105,17 @@ def measure_onnx_model(onnx_model: Path, merged_model: ModelBundle, validation_e
 
     speed_prompts = [e["prompt"] for e in rows[: export.speed.prompt_count]]
     plain = GenaiModel(onnx_model, merged_model.tokenizer, model=model) if separate else None
-    if plain is not None:
-        plain.measure_decode_speed(speed_prompts[:1], 4)
-    # The ONNX engine has done all its work by here (PyTorch loads its weights in the comparison below).
+    speed = onnx_decode_speed(onnx, speed_prompts, export.speed.new_tokens, without_adapter=plain)
+    onnx_speed, pytorch_speed = speed["onnx"], eval_metrics["decode"]
     peak_memory_mb = round(max(_peak_rss_mb(), _rss_mb()) - rss_before, 1)
-    speed = compare_decode_speed(onnx, merged_model, speed_prompts, export.speed.new_tokens, without_adapter=plain)
-    onnx_speed, pytorch_speed = speed["onnx"], speed["pytorch"]
     decode = {
         "prompts": len(speed_prompts),
         "new_tokens": export.speed.new_tokens,
         "onnx_tokens_per_second": round(onnx_speed["tokens_per_second"], 1),
-        "pytorch_tokens_per_second": round(pytorch_speed["tokens_per_second"], 1),
+        "pytorch_tokens_per_second": pytorch_speed["tokens_per_second"],
         "speedup": round(onnx_speed["tokens_per_second"] / pytorch_speed["tokens_per_second"], 2),
         "onnx_first_token_ms": round(onnx_speed["first_token_ms"], 1),
-        "pytorch_first_token_ms": round(pytorch_speed["first_token_ms"], 1),
+        "pytorch_first_token_ms": pytorch_speed["first_token_ms"],
     }
     if "without_adapter" in speed:
         decode["without_adapter"] = {"tokens_per_second": round(speed["without_adapter"]["tokens_per_second"], 1),
