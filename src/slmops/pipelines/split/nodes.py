@@ -86,10 +86,10 @@ def _carve(keys: RowKeys, params: SplitParams, stratified: bool, carve_validatio
     names = keys.label_names if stratified else ["all"]
     labels = keys.labels[rows] if stratified else np.zeros(len(rows), dtype=np.int32)
     begins = np.flatnonzero(starts)
-    for begin, end in zip(begins, np.r_[begins[1:], len(rows)], strict=True):
-        if stratified and end - begin > 1:
-            # A duplicated prompt with mixed labels goes with its most common label (the first seen on a tie).
-            labels[begin:end] = Counter(labels[begin:end].tolist()).most_common(1)[0][0]
+    ends = np.r_[begins[1:], len(rows)]
+    for begin, end in zip(begins[ends - begins > 1], ends[ends - begins > 1], strict=True) if stratified else ():
+        # A duplicated prompt with mixed labels goes with its most common label (the first seen on a tie).
+        labels[begin:end] = Counter(labels[begin:end].tolist()).most_common(1)[0][0]
     present = sorted(set(np.unique(labels).tolist()), key=lambda label: names[label])
     label_order = np.zeros(len(names), dtype=np.int32)
     label_order[present] = np.arange(len(present), dtype=np.int32)
