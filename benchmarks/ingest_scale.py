@@ -1,9 +1,11 @@
 """ingest → template → split at scale: rows/s and peak memory for growing synthetic datasets.
 
-Each size runs in a fresh process (so its peak RSS is its own) through the stages' node functions and
-datasets, as `kedro run` calls them, on the real SmolLM2 tokenizer and chat template. Flat memory as rows
-grow means the stage streams; memory growing with rows means it holds the dataset whole.
-Usage: python benchmarks/ingest_scale.py [--sizes 10000 100000 1000000]
+Each size runs in a fresh process (so its peak RSS is its own) through the stages' node functions and the
+catalog's datasets, as `kedro run` calls them, on the real SmolLM2 tokenizer and chat template. Flat memory
+as rows grow means the stages stream; memory growing with rows means they hold the dataset whole.
+Usage: python benchmarks/ingest_scale.py [--sizes 10000 100000 1000000] [--baseline SRC]
+  --baseline SRC: also run another revision's code, alternating with this one per size, e.g.
+  `git archive <rev> src | tar -x -C /tmp/base` then `--baseline /tmp/base/src`.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
 
 LABELS = ["PlayMusic", "GetWeather", "BookRestaurant", "AddToPlaylist", "RateBook", "SearchScreeningEvent",
           "SearchCreativeWork"]
@@ -60,9 +61,9 @@ def write_rows(path: Path, count: int) -> None:
 
 def measure(count: int) -> dict:
     """Run in a child process: the three stages over ``count`` rows, timed one by one."""
+    import slmops.datasets as catalog_types
     from slmops.config import EMBEDDED_MODEL
-    from slmops.datasets import JSONLinesDataset
-    from slmops.datasets.raw_records import read_raw_records
+    from slmops.datasets import JSONDocumentDataset, JSONLinesDataset, RawRecordsDataset
     from slmops.modeling.bundle import ModelBundle
     from slmops.modeling.sources import resolve_model_source
     from slmops.pipelines.ingest.nodes import validate_records
@@ -72,6 +73,8 @@ def measure(count: int) -> dict:
 
     import yaml
 
+    # records and examples: the catalog's type (a revision before streaming had none of its own)
+    streamed = getattr(catalog_types, "StreamedJSONLinesDataset", JSONLinesDataset)
     project = yaml.safe_load((ROOT / "params.yaml").read_text())
     source = resolve_model_source(EMBEDDED_MODEL)
     tokenizer = AutoTokenizer.from_pretrained(source.location, gguf_file=source.gguf_file)
@@ -83,45 +86,54 @@ def measure(count: int) -> dict:
         memory = PeakMemory()
         times = {}
         start = time.perf_counter()
-        records = validate_records(read_raw_records(str(raw)), data, project["template"])
-        JSONLinesDataset(f"{folder}/records.jsonl").save(records)
+        records = validate_records(RawRecordsDataset(str(raw)).load(), data, project["template"])
+        streamed(f"{folder}/records.jsonl").save(records)
         del records
         times["ingest"] = time.perf_counter() - start
         start = time.perf_counter()
-        records = JSONLinesDataset(f"{folder}/records.jsonl").load()
+        records = streamed(f"{folder}/records.jsonl").load()
         examples = apply_template(records, project["template"], data, bundle, project["train"]["max_length"])
-        del records
-        JSONLinesDataset(f"{folder}/examples.jsonl").save(examples)
-        del examples
+        streamed(f"{folder}/examples.jsonl").save(examples)
+        del records, examples
         times["template"] = time.perf_counter() - start
         start = time.perf_counter()
-        examples = JSONLinesDataset(f"{folder}/examples.jsonl").load()
-        train, validation, test, _ = split_train_validation(examples, project["split"], data)
+        examples = streamed(f"{folder}/examples.jsonl").load()
+        train, validation, test, summary = split_train_validation(examples, project["split"], data)
         for name, rows in (("train", train), ("validation", validation), ("test", test)):
             JSONLinesDataset(f"{folder}/{name}.jsonl").save(rows)
+        JSONDocumentDataset(f"{folder}/split.json").save(summary)
         times["split"] = time.perf_counter() - start
         memory.stop()
     return {"rows": count, "seconds": times, "baseline_mb": memory.start_mb, "peak_mb": memory.peak_mb}
 
 
+def run_child(count: int, src: Path) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--child", str(count), "--src", str(src)], capture_output=True,
+                         text=True, check=True).stdout.strip().splitlines()[-1]
+    return json.loads(out)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--baseline", type=Path, help="another revision's src/ to run alongside, alternating")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--src", type=Path, default=ROOT / "src", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
+        sys.path.insert(0, str(args.src))
         print(json.dumps(measure(args.child)))
         return
-    print(f"{'rows':>9} | {'ingest rows/s':>13} | {'template rows/s':>15} | {'split rows/s':>12} | "
+    codes = ([("baseline", args.baseline)] if args.baseline else []) + [("this", ROOT / "src")]
+    print(f"{'code':>8} | {'rows':>9} | {'ingest rows/s':>13} | {'template rows/s':>15} | {'split rows/s':>12} | "
           f"{'total s':>8} | {'peak MB':>8} | {'peak - start MB':>15}")
     for count in args.sizes:
-        out = subprocess.run([sys.executable, __file__, "--child", str(count)], capture_output=True, text=True,
-                             check=True).stdout.strip().splitlines()[-1]
-        result = json.loads(out)
-        s = result["seconds"]
-        print(f"{count:>9,} | {count / s['ingest']:>13,.0f} | {count / s['template']:>15,.0f} | "
-              f"{count / s['split']:>12,.0f} | {sum(s.values()):>8.1f} | {result['peak_mb']:>8.0f} | "
-              f"{result['peak_mb'] - result['baseline_mb']:>15.0f}", flush=True)
+        for name, src in codes:
+            result = run_child(count, src)
+            s = result["seconds"]
+            print(f"{name:>8} | {count:>9,} | {count / s['ingest']:>13,.0f} | {count / s['template']:>15,.0f} | "
+                  f"{count / s['split']:>12,.0f} | {sum(s.values()):>8.1f} | {result['peak_mb']:>8.0f} | "
+                  f"{result['peak_mb'] - result['baseline_mb']:>15.0f}", flush=True)
 
 
 if __name__ == "__main__":

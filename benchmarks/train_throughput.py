@@ -59,7 +59,7 @@ def prepare(folder: Path, steps: int) -> dict[str, Any]:
     for number, record in enumerate(records, start=1):
         record.setdefault("id", str(number))
         record.setdefault("source_line", number)
-    examples = apply_template(records, params["template"], params["data"], bundle)
+    examples = list(apply_template(records, params["template"], params["data"], bundle))
     train, validation, _, _ = split_train_validation(examples, params["split"])
     rows = steps * params["train"]["batch_size"]
     (folder / "rows.json").write_text(json.dumps({"train": train[:rows], "validation": validation[:VALIDATION_ROWS]}))

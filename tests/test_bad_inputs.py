@@ -4,8 +4,9 @@ the pipeline going on, or (for inputs that are odd but fine, "ok") no message at
 
 A case folder holds its input files, optional `params.yaml` (dotted keys overriding the project's params;
 `data.source` defaults to the case's `input.*`), and `expected.yaml`: `stage` (the `dvc repro` target),
-`answer` (error | warning | ok), `message` (the exact line), optional `contains` (text an artifact must hold
-afterwards) and `model` (a broken model folder the runner builds: pickle, remote_code, no_config).
+`answer` (error | warning | ok), `message` (the exact line; `{project}` stands for the project folder), optional
+`contains` (text an artifact must hold afterwards) and `model` (a broken model folder the runner builds: pickle,
+remote_code, no_config; or foreign_adapter, a PEFT adapter of another base in data/06_models/extra_adapters/<case>).
 All cases share one project copy, reproduced once up to `split`, so most cost one Kedro start.
 """
 
@@ -29,6 +30,9 @@ RAW = "data/01_raw/bad"
 
 
 def _build_model(kind: str, tiny_model_dir: Path, folder: Path) -> None:
+    if kind == "foreign_adapter":  # where export.extra_adapters looks: data/06_models/extra_adapters/<case>
+        _foreign_adapter(folder.parents[2] / "data/06_models/extra_adapters" / folder.name)
+        return
     shutil.copytree(tiny_model_dir, folder)
     if kind == "pickle":
         import torch
@@ -45,6 +49,18 @@ def _build_model(kind: str, tiny_model_dir: Path, folder: Path) -> None:
         (folder / "modeling_custom.py").write_text("raise SystemExit('remote code ran')\n")
     elif kind == "no_config":
         (folder / "config.json").unlink()
+
+
+def _foreign_adapter(folder: Path) -> None:
+    """A PEFT LoRA adapter trained on another base: a Llama half as wide as the tiny model (32, not 64)."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    base = LlamaForCausalLM(LlamaConfig(vocab_size=128, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                        num_attention_heads=4, num_key_value_heads=2))
+    get_peft_model(base, LoraConfig(r=4, lora_alpha=8, target_modules="all-linear")).save_pretrained(folder)
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +132,7 @@ def test_bad_input_gets_its_answer(project, case):
     assert "Traceback" not in output, output[-3000:]
     if expected["answer"] == "error":
         assert result.returncode != 0
-        assert messages == [expected["message"]], output[-3000:]
+        assert messages == [expected["message"].replace("{project}", str(project))], output[-3000:]
         after = _outputs_from(project, stage)
         changed = sorted(path for path in before.keys() | after.keys() if before.get(path) != after.get(path))
         if changed and set(changed) <= _unpersisted(project, stage) and all(

@@ -187,7 +187,6 @@ def test_jsonl_with_blank_lines_keeps_true_line_numbers(tmp_path):
     records = RawRecordsDataset(str(path)).load()
     assert records.rows == [{"text": "a", "label": "X"}, {"text": "b", "label": "Y"}, {"text": "c", "label": "X"}]
     assert records.row_numbers == [1, 4, 5]
-    assert records.where(1) == 4
     assert records.row_unit == "line"
     assert records.source == str(path)
 
@@ -291,7 +290,7 @@ def test_malformed_json_line_names_file_and_line(tmp_path):
     path = tmp_path / "raw.jsonl"
     path.write_text('{"text": "a"}\n\n{"text": "b"\n{"text": "c"}\n', encoding="utf-8")
     with pytest.raises(InputDataError) as caught:
-        read_raw_records(str(path))
+        read_raw_records(str(path)).rows  # noqa: B018 - rows are read (streamed) as they are iterated
     assert caught.value.line == 3
     assert str(caught.value).startswith(f"{path}, line 3: malformed JSON")
 
@@ -300,17 +299,21 @@ def test_jsonl_line_that_is_not_an_object_names_the_line(tmp_path):
     path = tmp_path / "raw.jsonl"
     path.write_text('{"text": "a"}\n[1, 2]\n', encoding="utf-8")
     with pytest.raises(InputDataError, match=r"line 2: expected a JSON object like .*, got list"):
-        read_raw_records(str(path))
+        read_raw_records(str(path)).rows  # noqa: B018 - read as iterated
 
 
 def test_kedro_keeps_the_input_data_error_as_the_cause(tmp_path):
-    """Kedro wraps load errors in DatasetError; the CLI finds the InputDataError through the cause chain."""
+    """Raw rows are read as the ingest stage's records are saved; Kedro wraps the save's error in DatasetError,
+    and the CLI finds the InputDataError through the cause chain."""
     from kedro.io import DatasetError
+
+    from slmops.datasets import StreamedJSONLinesDataset
 
     path = tmp_path / "raw.jsonl"
     path.write_text('{"text": "a"}\n{oops}\n', encoding="utf-8")
+    records = RawRecordsDataset(str(path)).load()
     with pytest.raises(DatasetError) as caught:
-        RawRecordsDataset(str(path)).load()
+        StreamedJSONLinesDataset(str(tmp_path / "records.jsonl")).save(row for _, row in records)
     cause = caught.value.__cause__ or caught.value.__context__
     assert isinstance(cause, InputDataError) and cause.line == 2
 

@@ -19,7 +19,7 @@ DATA = {"source": "data/01_raw/intents.jsonl", "required_fields": ["text", "labe
 
 
 def _raw(rows, numbers=None, source="data/01_raw/intents.jsonl"):
-    return RawRecords(source, rows, numbers or list(range(1, len(rows) + 1)), "line")
+    return RawRecords.of(source, rows, numbers or list(range(1, len(rows) + 1)), "line")
 
 
 # --- ingest ---------------------------------------------------------------------------------------------
@@ -27,7 +27,7 @@ def _raw(rows, numbers=None, source="data/01_raw/intents.jsonl"):
 
 def test_validate_records_keeps_fields_and_adds_id_and_source_line():
     rows = [{"text": "play jazz", "label": "PlayMusic", "extra": 7}, {"text": "rain?", "label": "GetWeather"}]
-    records = validate_records(_raw(rows, [3, 9]), DATA)
+    records = list(validate_records(_raw(rows, [3, 9]), DATA))
     assert [r["source_line"] for r in records] == [3, 9]
     assert {k: v for k, v in records[0].items() if k not in ("id", "source_line")} == rows[0]
     assert set(records[1]) == {"text", "label", "id", "source_line"}
@@ -37,9 +37,9 @@ def test_validate_records_keeps_fields_and_adds_id_and_source_line():
 
 
 def test_id_depends_on_content_not_key_order_or_position():
-    first = validate_records(_raw([{"text": "a", "label": "X"}, {"text": "b", "label": "Y"}]), DATA)
+    first = list(validate_records(_raw([{"text": "a", "label": "X"}, {"text": "b", "label": "Y"}]), DATA))
     # Same rows, swapped position, keys in another order, other line numbers.
-    second = validate_records(_raw([{"label": "Y", "text": "b"}, {"label": "X", "text": "a"}], [10, 20]), DATA)
+    second = list(validate_records(_raw([{"label": "Y", "text": "b"}, {"label": "X", "text": "a"}], [10, 20]), DATA))
     assert first[0]["id"] == second[1]["id"]
     assert first[1]["id"] == second[0]["id"]
 
@@ -47,26 +47,26 @@ def test_id_depends_on_content_not_key_order_or_position():
 @pytest.mark.parametrize("changed", [{"text": "a ", "label": "X"}, {"text": "a", "label": "x"},
                                      {"text": "a", "label": "X", "more": 1}, {"text": "a", "label": "X", "id": 5}])
 def test_different_content_gives_a_different_id(changed):
-    base, other = validate_records(_raw([{"text": "a", "label": "X"}, changed]), DATA)
+    base, other = list(validate_records(_raw([{"text": "a", "label": "X"}, changed]), DATA))
     assert base["id"] != other["id"]
 
 
 def test_users_own_id_moves_to_source_id():
-    records = validate_records(_raw([{"id": "row-17", "text": "a", "label": "X"}]), DATA)
+    records = list(validate_records(_raw([{"id": "row-17", "text": "a", "label": "X"}]), DATA))
     assert records[0]["source_id"] == "row-17"
     assert records[0]["id"] != "row-17" and re.fullmatch(r"[0-9a-f]{16}", records[0]["id"])
 
 
 def test_empty_dataset_is_an_input_error():
     with pytest.raises(InputDataError, match="the dataset is empty") as caught:
-        validate_records(_raw([]), DATA)
+        list(validate_records(_raw([]), DATA))
     assert caught.value.source == "data/01_raw/intents.jsonl"
 
 
 def test_missing_required_field_names_file_line_and_field():
     rows = [{"text": "a", "label": "X"}, {"text": "b"}]
     with pytest.raises(InputDataError) as caught:
-        validate_records(_raw(rows, [1, 5]), DATA)
+        list(validate_records(_raw(rows, [1, 5]), DATA))
     error = caught.value
     assert (error.source, error.line, error.field) == ("data/01_raw/intents.jsonl", 5, "label")
     assert str(error).startswith("data/01_raw/intents.jsonl, line 5, field 'label': missing required field")
@@ -76,18 +76,18 @@ def test_missing_required_field_names_file_line_and_field():
 @pytest.mark.parametrize("blank", ["", "   \t", None, float("nan")])
 def test_empty_required_field_is_an_input_error(blank):
     with pytest.raises(InputDataError, match="required field is empty") as caught:
-        validate_records(_raw([{"text": "a", "label": "X"}, {"text": blank, "label": "Y"}], [2, 4]), DATA)
+        list(validate_records(_raw([{"text": "a", "label": "X"}, {"text": blank, "label": "Y"}], [2, 4]), DATA))
     assert (caught.value.line, caught.value.field) == (4, "text")
 
 
 def test_no_required_fields_accepts_any_row():
-    records = validate_records(_raw([{"anything": ""}]), {"source": "x.jsonl"})
+    records = list(validate_records(_raw([{"anything": ""}]), {"source": "x.jsonl"}))
     assert records[0]["anything"] == "" and records[0]["source_line"] == 1
 
 
 def test_bad_data_params_are_a_config_error():
     with pytest.raises(ConfigError, match="data.requried_fields: unknown key"):
-        validate_records(_raw([{"text": "a"}]), {"source": "x", "requried_fields": ["text"]})
+        validate_records(_raw([{"text": "a"}]), {"source": "x", "requried_fields": ["text"]})  # before any row
 
 
 # --- templating -----------------------------------------------------------------------------------------
@@ -143,7 +143,7 @@ def bundle(smollm2_tokenizer):
 
 
 def test_apply_template_uses_the_chat_template(bundle):
-    examples = apply_template(_records(), TEMPLATE, DATA, bundle)
+    examples = list(apply_template(_records(), TEMPLATE, DATA, bundle))
     assert [e["id"] for e in examples] == ["id-1", "id-2"]
     first = examples[0]
     assert first["prompt"] == ("<|im_start|>system\nClassify the request.<|im_end|>\n"
@@ -158,14 +158,14 @@ def test_apply_template_uses_the_chat_template(bundle):
 
 def test_apply_template_without_system_still_ends_at_the_assistant_turn(bundle):
     params = {**TEMPLATE, "system": None}
-    example = apply_template(_records()[:1], params, DATA, bundle)[0]
+    example = list(apply_template(_records()[:1], params, DATA, bundle))[0]
     assert example["prompt"].endswith("<|im_start|>user\nRequest: play some jazz<|im_end|>\n<|im_start|>assistant\n")
     assert "Classify the request." not in example["prompt"]
 
 
 def test_apply_template_plain_text_form(bundle):
     params = {**TEMPLATE, "use_chat_template": False}
-    example = apply_template(_records()[:1], params, DATA, bundle)[0]
+    example = list(apply_template(_records()[:1], params, DATA, bundle))[0]
     eos = bundle.tokenizer.eos_token
     assert eos
     assert example["prompt"] == "Classify the request.\n\nRequest: play some jazz\n"
@@ -176,7 +176,7 @@ def test_apply_template_plain_text_form(bundle):
 
 def test_free_text_task_has_no_label(bundle):
     params = {**TEMPLATE, "label_field": None, "completion": "Intent: {label}"}
-    example = apply_template(_records()[:1], params, DATA, bundle)[0]
+    example = list(apply_template(_records()[:1], params, DATA, bundle))[0]
     assert "label" not in example
     assert example["target"] == "Intent: PlayMusic"
 
@@ -185,7 +185,7 @@ def test_record_missing_a_template_field_names_source_line_and_field(bundle):
     records = _records()
     del records[1]["text"]
     with pytest.raises(InputDataError) as caught:
-        apply_template(records, TEMPLATE, DATA, bundle)
+        list(apply_template(records, TEMPLATE, DATA, bundle))
     error = caught.value
     assert (error.source, error.line, error.field) == (DATA["source"], 3, "text")
     assert str(error) == f"{DATA['source']}, line 3, field 'text': missing a field the template uses"
@@ -196,7 +196,7 @@ def test_record_missing_the_label_field_is_named(bundle):
     records = _records()
     del records[0]["label"]
     with pytest.raises(InputDataError, match="missing the label field") as caught:
-        apply_template(records, params, DATA, bundle)
+        list(apply_template(records, params, DATA, bundle))
     assert (caught.value.line, caught.value.field) == (1, "label")
 
 
@@ -204,7 +204,7 @@ def test_record_missing_the_label_field_is_named(bundle):
 def test_bad_placeholder_in_params_is_a_config_error(bundle, key):
     params = {**TEMPLATE, key: "{text.__class__}"}
     with pytest.raises(ConfigError, match=f"template.{key}: .*reads an attribute"):
-        apply_template(_records(), params, DATA, bundle)
+        apply_template(_records(), params, DATA, bundle)  # at the call, before any row is read
 
 
 # --- split ----------------------------------------------------------------------------------------------
@@ -232,7 +232,7 @@ def test_split_is_deterministic_for_a_seed():
     again = split_train_validation(list(reversed(examples)), params)  # input order does not matter either
     assert sorted(_ids(train)) == sorted(_ids(again[0]))
     assert sorted(_ids(validation)) == sorted(_ids(again[1]))
-    assert test == [] and again[2] == []
+    assert list(test) == [] and list(again[2]) == []
     assert summary == again[3]
 
 
@@ -253,7 +253,7 @@ def test_stratified_counts_follow_the_fraction_per_label():
     assert summary["stratified"] is True
     assert summary["labels"]["validation"] == {"A": 15, "B": 10, "C": 5}
     assert (summary["train"], summary["validation"], summary["test"]) == (90, 30, 0)
-    assert sorted(_ids(train + validation)) == sorted(_ids(examples))
+    assert sorted(_ids(train) + _ids(validation)) == sorted(_ids(examples))
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3, 4])
@@ -280,7 +280,7 @@ def test_duplicate_prompt_with_mixed_labels_goes_with_its_most_common_label():
         sides = [name for name, part in (("train", train), ("validation", validation))
                  if any(e["prompt"] == "same prompt" for e in part)]
         assert len(sides) == 1
-        assert sum(1 for e in train + validation if e["prompt"] == "same prompt") == 3
+        assert sum(1 for e in [*train, *validation] if e["prompt"] == "same prompt") == 3
 
 
 def test_too_few_rows_is_an_input_error():

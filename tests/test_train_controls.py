@@ -12,7 +12,7 @@ from slmops.pipelines.template.nodes import apply_template
 @pytest.fixture(scope="module")
 def examples(snips_rows, smollm2_tokenizer):
     records = [dict(r, id=f"r{i}", source_line=i + 1) for i, r in enumerate(snips_rows[:40])]
-    return apply_template(records, TEMPLATE, DATA, ModelBundle(model=object(), tokenizer=smollm2_tokenizer))
+    return list(apply_template(records, TEMPLATE, DATA, ModelBundle(model=object(), tokenizer=smollm2_tokenizer)))
 
 
 def test_max_steps_accumulation_checkpointing_constant_schedule_and_truncation(tmp_path, tiny_model_dir, examples):

@@ -16,7 +16,7 @@ def test_two_process_ddp_trains_on_both_ranks_and_writes_one_adapter(tmp_path, m
     shutil.copytree(ROOT / "conf/accelerate", tmp_path / "conf/accelerate")
     monkeypatch.chdir(tmp_path)  # accelerate configs are named relative to the project root
     records = [dict(r, id=f"r{i}", source_line=i + 1) for i, r in enumerate(snips_rows[:40])]
-    examples = apply_template(records, TEMPLATE, DATA, ModelBundle(model=object(), tokenizer=smollm2_tokenizer))
+    examples = list(apply_template(records, TEMPLATE, DATA, ModelBundle(model=object(), tokenizer=smollm2_tokenizer)))
     adapter, merged, metrics, history, _ = train_tiny(tmp_path, tiny_model_dir, examples, distributed="ddp",
                                                       epochs=1, lora={"r": 4, "alpha": 8, "dropout": 0.0})
     assert metrics["world_size"] == 2

@@ -19,7 +19,7 @@ DATA = {"source": "data/01_raw/snips-intents.jsonl", "required_fields": ["text",
 @pytest.fixture(scope="module")
 def examples(snips_rows, smollm2_tokenizer):
     records = [dict(r, id=f"r{i}", source_line=i + 1) for i, r in enumerate(snips_rows[:40])]
-    return apply_template(records, TEMPLATE, DATA, ModelBundle(model=object(), tokenizer=smollm2_tokenizer))
+    return list(apply_template(records, TEMPLATE, DATA, ModelBundle(model=object(), tokenizer=smollm2_tokenizer)))
 
 
 def write_split(path, rows):

@@ -99,7 +99,7 @@ def test_the_trainer_uses_the_named_loss(tmp_path, monkeypatch, tiny_model_dir, 
         "    return torch.nn.functional.cross_entropy(logits.transpose(1, 2), labels, ignore_index=-100)\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     records = [dict(r, id=f"r{i}", source_line=i + 1) for i, r in enumerate(snips_rows[:40])]
-    examples = apply_template(records, TEMPLATE, DATA, ModelBundle(model=object(), tokenizer=smollm2_tokenizer))
+    examples = list(apply_template(records, TEMPLATE, DATA, ModelBundle(model=object(), tokenizer=smollm2_tokenizer)))
     _, _, metrics, _, _ = train_tiny(tmp_path, tiny_model_dir, examples, max_steps=2,
                                      loss={"function": "counted_loss:loss"})
     assert metrics["steps"] == 2 and len(sys.modules["counted_loss"].CALLS) == 2

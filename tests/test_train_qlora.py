@@ -84,7 +84,7 @@ def test_qlora_on_cuda_trains_in_bf16(tmp_path, tiny_model_dir, snips_rows, smol
     from slmops.pipelines.template.nodes import apply_template
 
     records = [dict(r, id=f"r{i}", source_line=i + 1) for i, r in enumerate(snips_rows[:40])]
-    examples = apply_template(records, TEMPLATE, DATA, ModelBundle(model=object(), tokenizer=smollm2_tokenizer))
+    examples = list(apply_template(records, TEMPLATE, DATA, ModelBundle(model=object(), tokenizer=smollm2_tokenizer)))
     adapter, merged, metrics, history, _ = train_tiny(tmp_path, tiny_model_dir, examples, method="qlora",
                                                       max_steps=3, lora={"r": 4, "alpha": 8, "dropout": 0.0})
     assert metrics["device"] == "cuda" and metrics["compute_dtype"] == "bfloat16"

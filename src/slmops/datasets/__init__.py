@@ -11,6 +11,7 @@ from slmops.datasets.folders import StagedFolderDataset, WorkFolderDataset
 from slmops.datasets.git_revision import GitRevisionDataset
 from slmops.datasets.hf_model import HFModelDataset, PeftAdapterDataset
 from slmops.datasets.jsonl import JSONLinesDataset
+from slmops.datasets.jsonl_stream import StreamedJSONLinesDataset
 from slmops.datasets.lineage_chain import LineageChainDataset
 from slmops.datasets.paths import FilePathDataset
 from slmops.datasets.raw_records import RawRecordsDataset
@@ -31,5 +32,6 @@ __all__ = [
     "PeftAdapterDataset",
     "RawRecordsDataset",
     "StagedFolderDataset",
+    "StreamedJSONLinesDataset",
     "WorkFolderDataset",
 ]

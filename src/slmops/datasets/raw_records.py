@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 from kedro.io import AbstractDataset
 
 from slmops.datasets.framing import inner_suffix, text_lines
-from slmops.datasets.jsonl import read_jsonl_numbered
+from slmops.datasets.jsonl_stream import JSONLinesFile
 from slmops.errors import InputDataError
 
 _SUFFIX_FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
@@ -18,15 +19,32 @@ _SUFFIX_FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv
 
 @dataclass(frozen=True)
 class RawRecords:
-    """Rows as read, with what a user needs to find each one again."""
+    """Rows as read, each with what a user needs to find it again: its 1-based line (files) or row (tables).
+
+    Iterating gives (number, row) pairs and reads the source again each time: JSONL and CSV files stream
+    row by row, never held whole; whole-document formats (JSON, Parquet, HF datasets) are held as loaded.
+    """
 
     source: str
-    rows: list[dict[str, Any]]
-    row_numbers: list[int]  # 1-based line (files) or row index (tables) of each row
+    numbered: Callable[[], Iterator[tuple[int, dict[str, Any]]]]
     row_unit: str  # "line" or "row"
 
-    def where(self, index: int) -> int:
-        return self.row_numbers[index]
+    @classmethod
+    def of(cls, source: str, rows: Sequence[dict[str, Any]], row_numbers: Sequence[int], row_unit: str) -> RawRecords:
+        """Rows already in memory."""
+        return cls(source, lambda: zip(row_numbers, rows, strict=True), row_unit)
+
+    def __iter__(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        return self.numbered()
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        """Every row, read whole: for small data and tests, never in a stage."""
+        return [row for _, row in self.numbered()]
+
+    @property
+    def row_numbers(self) -> list[int]:
+        return [number for number, _ in self.numbered()]
 
 
 def detect_format(source: str, declared: str) -> str:
@@ -62,19 +80,18 @@ def _read_json(path: Path) -> RawRecords:
             kind = "null" if row is None else type(row).__name__
             raise InputDataError(str(path), f"expected an object, got {kind}; fix or remove it", line=index,
                                  unit="item")
-    return RawRecords(str(path), document, list(range(1, len(document) + 1)), "row")
+    return RawRecords.of(str(path), document, range(1, len(document) + 1), "row")
 
 
-def _read_csv(path: Path) -> RawRecords:
+def _csv_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     import csv
 
     lines = (line for _, line in text_lines(path))
     reader = csv.reader(lines)
-    rows, numbers = [], []
     try:
         header = next(reader, None)
         if header is None:
-            return RawRecords(str(path), [], [], "line")
+            return
         if len(set(header)) != len(header) or any(not name.strip() for name in header):
             raise InputDataError(str(path), f"the header row needs distinct, non-empty column names (got {header})",
                                  line=1)
@@ -84,12 +101,10 @@ def _read_csv(path: Path) -> RawRecords:
                 raise InputDataError(str(path), f"{len(values)} values for {len(header)} columns "
                                      f"({', '.join(header)}); quote values that hold commas", line=start)
             if values:
-                rows.append(dict(zip(header, values, strict=True)))
-                numbers.append(start)  # the line the row starts on, also for quoted multi-line cells
-            start = reader.line_num + 1
+                yield start, dict(zip(header, values, strict=True))  # the line the row starts on, also
+            start = reader.line_num + 1                              # for quoted multi-line cells
     except csv.Error as error:
         raise InputDataError(str(path), f"malformed CSV ({error})", line=reader.line_num) from None
-    return RawRecords(str(path), rows, numbers, "line")
 
 
 def _read_parquet(path: Path) -> RawRecords:
@@ -101,7 +116,7 @@ def _read_parquet(path: Path) -> RawRecords:
         rows = pd.read_parquet(path).to_dict(orient="records")
     except Exception as error:  # pyarrow raises many types; the user needs the file named
         raise InputDataError(str(path), f"cannot read as Parquet: {error}") from None
-    return RawRecords(str(path), rows, list(range(1, len(rows) + 1)), "row")
+    return RawRecords.of(str(path), rows, range(1, len(rows) + 1), "row")
 
 
 def _read_hf(source: str, kind: str, split: str | None) -> RawRecords:
@@ -123,7 +138,7 @@ def _read_hf(source: str, kind: str, split: str | None) -> RawRecords:
     else:
         if split is None:
             rows = loaded.to_list()
-            return RawRecords(source, rows, list(range(1, len(rows) + 1)), "row")
+            return RawRecords.of(source, rows, range(1, len(rows) + 1), "row")
         # One saved split: whatever name the spec uses, it slices this one.
         parts = {split.split("[", 1)[0]: loaded}
     try:
@@ -134,18 +149,20 @@ def _read_hf(source: str, kind: str, split: str | None) -> RawRecords:
     for instruction in absolute:
         rows.extend(parts[instruction.splitname].select(range(instruction.from_, instruction.to)).to_list())
         numbers.extend(range(instruction.from_ + 1, instruction.to + 1))  # rows keep their place in the split
-    return RawRecords(source, rows, numbers, "row")
+    return RawRecords.of(source, rows, numbers, "row")
 
 
 def read_raw_records(source: str, declared_format: str = "auto", hf_split: str | None = None) -> RawRecords:
     kind = detect_format(source, declared_format)
-    if kind == "jsonl":
-        rows, numbers = read_jsonl_numbered(Path(source))
-        return RawRecords(source, rows, numbers, "line")
+    if kind in ("jsonl", "csv"):  # streamed: read row by row each time the stage iterates
+        path = Path(source)
+        if not path.is_file():
+            raise InputDataError(str(path), "file not found")
+        if kind == "jsonl":
+            return RawRecords(source, JSONLinesFile(path).numbered, "line")
+        return RawRecords(str(path), lambda: _csv_rows(path), "line")
     if kind == "json":
         return _read_json(Path(source))
-    if kind == "csv":
-        return _read_csv(Path(source))
     if kind == "parquet":
         return _read_parquet(Path(source))
     return _read_hf(source, kind, hf_split)

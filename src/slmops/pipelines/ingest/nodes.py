@@ -6,11 +6,16 @@ import difflib
 import hashlib
 import json
 import math
+from array import array
+from collections.abc import Iterator
 from typing import Any
+
+import numpy as np
 
 from slmops.config import DataParams, TemplateParams, parse
 from slmops.datasets.raw_records import RawRecords
 from slmops.errors import InputDataError
+from slmops.modeling.repeats import grouped, repeated
 from slmops.notices import warn_user
 
 
@@ -48,15 +53,11 @@ def _check_row(raw: RawRecords, line: int, row: dict[str, Any], required: list[s
                         "strings, numbers or booleans; flatten it in the data")
 
 
-def _records_of(raw: RawRecords, params: DataParams, used: dict[str, str], split: str | None) -> list[dict[str, Any]]:
-    if not raw.rows:
-        what = f"the {split} set (data.{split})" if split else "the dataset"
-        raise InputDataError(raw.source, f"{what} is empty: no rows; add rows or point data.{split or 'source'} "
-                             "at another file")
-    records, first_line_of_id = [], {}
-    duplicates: list[tuple[int, int]] = []
-    for index, row in enumerate(raw.rows):
-        line = raw.where(index)
+def _records_of(raw: RawRecords, params: DataParams, used: dict[str, str], split: str | None,
+                ) -> Iterator[dict[str, Any]]:
+    # Per row only its id and line are kept (16 bytes), to find duplicates once every row has gone by.
+    ids, lines = array("Q"), array("q")
+    for line, row in raw:
         _check_row(raw, line, row, params.required_fields, used)
         record = dict(row)
         if "id" in record:  # keep the user's own id, under a name that cannot clash with ours
@@ -65,31 +66,42 @@ def _records_of(raw: RawRecords, params: DataParams, used: dict[str, str], split
         record["source_line"] = line
         if split:
             record["source_split"] = split
-        if record["id"] in first_line_of_id:
-            duplicates.append((first_line_of_id[record["id"]], line))
-        first_line_of_id.setdefault(record["id"], line)
-        records.append(record)
-    if duplicates:
-        first, again = duplicates[0]
-        unit = raw.row_unit + "s"
-        warn_user(f"{raw.source}, {unit} {first} and {again}: the same row twice ({len(duplicates)} duplicate "
-                  f"row(s) in all); kept, and each copy lands on the same side of the split; remove them if "
-                  "they are mistakes")
-    return records
+        ids.append(int(record["id"], 16))
+        lines.append(line)
+        yield record
+    if not ids:
+        what = f"the {split} set (data.{split})" if split else "the dataset"
+        raise InputDataError(raw.source, f"{what} is empty: no rows; add rows or point data.{split or 'source'} "
+                             "at another file")
+    _warn_duplicates(raw, ids, lines)
+
+
+def _warn_duplicates(raw: RawRecords, ids: array, lines: array) -> None:
+    """Name the first row that repeats an earlier one, and that earlier row."""
+    every_id = np.frombuffer(ids, dtype=np.uint64)
+    candidates = repeated(every_id)  # rows whose content occurs more than once, in file order
+    if not len(candidates):
+        return
+    order, starts = grouped(every_id[candidates])
+    repeats = candidates[order[~starts]]
+    again = int(repeats.min())
+    first = int(candidates[np.flatnonzero(every_id[candidates] == every_id[again])[0]])
+    unit = raw.row_unit + "s"
+    warn_user(f"{raw.source}, {unit} {lines[first]} and {lines[again]}: the same row twice ({len(repeats)} "
+              "duplicate row(s) in all); kept, and each copy lands on the same side of the split; remove them if "
+              "they are mistakes")
 
 
 def validate_records(raw_records: RawRecords, data_params: dict[str, Any],
                      template_params: dict[str, Any] | None = None, raw_validation_records: RawRecords | None = None,
-                     raw_test_records: RawRecords | None = None) -> list[dict[str, Any]]:
+                     raw_test_records: RawRecords | None = None) -> Iterator[dict[str, Any]]:
     """Keep each row's original fields, add ``id`` and ``source_line``, stop at the first bad row.
 
-    The fields the template uses are checked here too, so a template typo stops the first stage that
-    reads the data. Rows of a validation/test set the user gave carry ``source_split``.
+    Streamed: params are checked now, rows as the records are saved, one at a time. The fields the
+    template uses are checked here too, so a template typo stops the first stage that reads the data.
+    Rows of a validation/test set the user gave carry ``source_split``.
     """
     params: DataParams = parse(DataParams, data_params, "data")
     used = parse(TemplateParams, template_params, "template").fields_used() if template_params else {}
-    records = _records_of(raw_records, params, used, None)
-    for split, raw in (("validation", raw_validation_records), ("test", raw_test_records)):
-        if raw is not None:
-            records += _records_of(raw, params, used, split)
-    return records
+    parts = [(None, raw_records), ("validation", raw_validation_records), ("test", raw_test_records)]
+    return (record for split, raw in parts if raw is not None for record in _records_of(raw, params, used, split))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from slmops.config import DataParams, TemplateParams, parse
@@ -10,11 +12,11 @@ from slmops.modeling.bundle import ModelBundle
 from slmops.modeling.templating import TemplateFieldError, as_text, fill_template, template_fields
 from slmops.notices import warn_user
 from slmops.pipelines.template.checks import (
+    ConflictingLabels,
+    TruncatedRows,
     control_tokens,
     defuse,
     warn_class_balance,
-    warn_conflicting_labels,
-    warn_truncated,
 )
 
 
@@ -80,17 +82,23 @@ def render_text(tokenizer: Any, system: str | None, user: str, answer: str) -> t
     return prompt, answer + (tokenizer.eos_token or "")
 
 
-def apply_template(records: list[dict[str, Any]], template_params: dict[str, Any],
+def apply_template(records: Iterable[dict[str, Any]], template_params: dict[str, Any],
                    data_params: dict[str, Any], base_model: ModelBundle,
-                   max_length: int | None = None) -> list[dict[str, Any]]:
-    """Prompt/completion pairs; warns (naming file and line) about what would train badly.
+                   max_length: int | None = None) -> Iterator[dict[str, Any]]:
+    """Prompt/completion pairs, one per record, streamed; warns (naming file and line) about what would
+    train badly once every row has gone by.
 
+    Params and templates are checked now; rows as the examples are consumed (saved), one at a time.
     ``max_length`` is train.max_length: rows longer than that are counted, since training cuts them.
     """
     params: TemplateParams = parse(TemplateParams, template_params, "template")
     data = parse(DataParams, data_params, "data")
     _check_template_syntax(params)
-    tokenizer = base_model.tokenizer
+    return _examples(records, params, data, base_model.tokenizer, max_length)
+
+
+def _examples(records: Iterable[dict[str, Any]], params: TemplateParams, data: DataParams, tokenizer: Any,
+              max_length: int | None) -> Iterator[dict[str, Any]]:
     use_chat = params.use_chat_template and bool(getattr(tokenizer, "chat_template", None))
     render = ChatRenderer(tokenizer, bool(params.system)) if use_chat else render_text
     tokens = control_tokens(tokenizer)
@@ -100,7 +108,9 @@ def apply_template(records: list[dict[str, Any]], template_params: dict[str, Any
         line = f"line {example['source_line']}"
         return line if short else f"{data.source_of(example.get('source_split'))}, {line}"
 
-    examples, defused = [], []
+    defused, first_defused = 0, None
+    conflicts, label_counts = ConflictingLabels(), Counter()
+    truncated = TruncatedRows(tokenizer, max_length) if max_length is not None else None
     for record in records:
         line = record.get("source_line")
         values = dict(record)
@@ -108,7 +118,8 @@ def apply_template(records: list[dict[str, Any]], template_params: dict[str, Any
             if isinstance(values.get(field), str):
                 values[field], found = defuse(values[field], tokens)
                 if found:
-                    defused.append((record, field, found))
+                    defused += 1
+                    first_defused = first_defused or (record, field, found)
         try:
             system = fill_template(params.system, values) if params.system else None
             user = fill_template(params.prompt, values)
@@ -126,15 +137,19 @@ def apply_template(records: list[dict[str, Any]], template_params: dict[str, Any
             example["source_split"] = record["source_split"]
         if params.label_field is not None:
             example["label"] = as_text(record[params.label_field])
-        examples.append(example)
-    if defused:
-        record, field, token = defused[0]
-        warn_user(f"{where(record)}, field '{field}': holds the control token '{token}' ({len(defused)} value(s) "
+            conflicts.add(example)
+            if "source_split" not in example:
+                label_counts[example["label"]] += 1
+        if truncated is not None:
+            truncated.add(example)
+        yield example
+    if first_defused:
+        record, field, token = first_defused
+        warn_user(f"{where(record)}, field '{field}': holds the control token '{token}' ({defused} value(s) "
                   "in all); kept as plain text, with a zero-width space after its first character, so it never "
                   "acts as a control token; remove it from the data if it is not meant as text")
     if params.label_field is not None:
-        warn_conflicting_labels(examples, where)
-        warn_class_balance([e for e in examples if "source_split" not in e], data.source, params.label_field)
-    if max_length is not None:
-        warn_truncated(examples, tokenizer, max_length, where)
-    return examples
+        conflicts.warn(where)
+        warn_class_balance(label_counts, data.source, params.label_field)
+    if truncated is not None:
+        truncated.warn(where)
