@@ -14,7 +14,6 @@ from slmops.datasets.jsonl import JSONLinesDataset
 from slmops.datasets.lineage_chain import LineageChainDataset
 from slmops.datasets.paths import FilePathDataset
 from slmops.datasets.raw_records import RawRecordsDataset
-from slmops.datasets.tables import OptionalCSVDataset
 
 __all__ = [
     "BinaryFolderDataset",
@@ -26,7 +25,6 @@ __all__ = [
     "JSONFolderDataset",
     "JSONLinesDataset",
     "LineageChainDataset",
-    "OptionalCSVDataset",
     "OptionalYAMLDataset",
     "PeftAdapterDataset",
     "RawRecordsDataset",
