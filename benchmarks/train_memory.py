@@ -68,7 +68,7 @@ def child(method: str, args: argparse.Namespace) -> None:
         metrics = json.loads(Path(job.metrics_file).read_text())
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
     print(json.dumps({"method": method, "peak_rss_mib": round(peak_mib), "training_peak_rss_mib": TRAINING_PEAK[0],
-                      "seconds": round(seconds, 1),
+                      "seconds": round(seconds, 1), "precision": metrics["precision"],
                       "trainable_parameters": metrics["trainable_parameters"], "steps": metrics["steps"]}))
 
 
@@ -90,11 +90,12 @@ def main() -> None:
         output = subprocess.run(command, check=True, capture_output=True, text=True, cwd=ROOT).stdout
         results.append(json.loads(output.strip().splitlines()[-1]))
         print(json.dumps(results[-1]), flush=True)  # each as it comes: a slow machine may stop the run
-    print(f"{args.steps} steps x batch {args.batch_size}, {args.model}, CPU, fp32 compute, one process per method")
+    print(f"{args.steps} steps x batch {args.batch_size}, {args.model}, CPU, train.precision as params.yaml sets it, "
+          "one process per method")
     print("peak RSS: whole process (load, train, merge, save); training: Trainer.train alone")
-    print(f"{'method':<8} {'peak RSS':>10} {'training':>10} {'trainable params':>17} {'seconds':>8}")
+    print(f"{'method':<8} {'precision':<9} {'peak RSS':>10} {'training':>10} {'trainable params':>17} {'seconds':>8}")
     for r in results:
-        print(f"{r['method']:<8} {r['peak_rss_mib']:>6} MiB {r['training_peak_rss_mib']:>6} MiB "
+        print(f"{r['method']:<8} {r['precision']:<9} {r['peak_rss_mib']:>6} MiB {r['training_peak_rss_mib']:>6} MiB "
               f"{r['trainable_parameters']:>17,} {r['seconds']:>8}")
 
 

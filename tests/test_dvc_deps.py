@@ -1,8 +1,9 @@
 """dvc.yaml is only as right as its deps: each stage must list every module it runs and the catalog.
 
-A stage's code is the import closure (within src/slmops, read with ast) of its Kedro pipeline, plus the
-modules defining the custom datasets of the catalog entries that pipeline reads or writes; the catalog
-file itself decides where those live, so it is a dep too. Fails naming each stage and file left out.
+A stage's code is the import closure (within src/slmops, read with ast) of its Kedro pipeline, of the
+project settings Kedro loads for every run (hooks: the params check and the lineage records) and the
+pipeline registry, plus the modules defining the custom datasets of the catalog entries that pipeline
+reads or writes; the catalog file itself decides where those live, so it is a dep too. Fails naming each stage and file left out.
 """
 
 from __future__ import annotations
@@ -70,9 +71,14 @@ def _dataset_modules(pipeline_name: str) -> list[str]:
     return modules
 
 
+# What `kedro run` loads for every stage besides its pipeline: the settings with their hooks (params
+# check, the lineage records every stage writes) and the registry that picks the pipeline.
+KEDRO_PROJECT = ["slmops.settings", "slmops.pipeline_registry"]
+
+
 def stage_code(stage: str) -> set[str]:
     name = stage.split("@")[0]
-    files = import_closure([f"slmops.pipelines.{name}.pipeline", *_dataset_modules(name)])
+    files = import_closure([f"slmops.pipelines.{name}.pipeline", *_dataset_modules(name), *KEDRO_PROJECT])
     return {str(f.relative_to(ROOT)) for f in files} | {"conf/base/catalog.yml"}
 
 

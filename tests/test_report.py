@@ -157,7 +157,7 @@ def test_dvc_hash_reads_dvc3_and_older_lock_entries() -> None:
 
 def test_create_pipeline_reads_and_writes_the_catalog_names() -> None:
     pipeline = create_pipeline()
-    assert pipeline.inputs() == {"parameters", "train_metrics", "loss_history", "report_validation_loss",
+    assert pipeline.inputs() == {"parameters", "train_metrics", "loss_history", "validation_loss_history",
                                  "split_summary", "eval_metrics", "eval_details", "eval_samples", "predictions", "all_export_metrics",
                                  "dvc_lock", "code_revision", "merged_model_lineage"}
     assert pipeline.outputs() == {"report_markdown", "report_html"}

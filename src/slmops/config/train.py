@@ -67,6 +67,9 @@ class TrainParams(Section):
     validation_steps: int | None = Field(None, gt=0)  # validation loss every N steps; null: never
     early_stopping: EarlyStoppingParams | None = None
     group_by_length: bool = True
+    # auto: bf16 autocast where the hardware has native bf16 matmuls (CPU: AVX512-BF16, AMX or Arm BF16;
+    # CUDA: compute capability 8.0+), else fp32. bf16 where it is not native stops at start-up.
+    precision: Literal["auto", "bf16", "fp32"] = "auto"
     loss: LossParams = LossParams()
     lora: LoraParams = LoraParams()
     quantization_aware: QuantizationAwareParams | None = None
@@ -87,6 +90,11 @@ class TrainParams(Section):
                              f"only plain LoRA adapters can be (method is '{self.method}'); use target 'merged'")
         if self.early_stopping is not None and self.validation_steps is None:
             raise ValueError("early_stopping watches the validation loss: set train.validation_steps too")
+        if self.precision == "bf16":
+            missing = bf16_missing("cuda" if _cuda_available() else "cpu")
+            if missing:
+                raise ValueError(f"precision 'bf16': {missing}; set train.precision to auto (bf16 where the "
+                                 "hardware has it, fp32 elsewhere) or fp32")
         if self.distributed is not None:
             _check_accelerate_config(self.distributed)
         if self.method == "qlora":
@@ -129,10 +137,40 @@ def _cuda_available() -> bool:
     return torch.cuda.is_available()
 
 
+# /proc/cpuinfo flags of native bf16 dot products (x86: AVX512-BF16, AMX; Arm: FEAT_BF16).
+BF16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16", "bf16"})
+
+
+def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str]:
+    """The CPU feature flags the kernel reports (empty where there is no /proc/cpuinfo, e.g. macOS)."""
+    try:
+        text = cpuinfo.read_text(errors="replace")
+    except OSError:
+        return set()
+    flags: set[str] = set()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("flags", "Features"):  # x86, Arm
+            flags.update(value.split())
+    return flags
+
+
 def cpu_has_flag(flag: str) -> bool:
     """Whether /proc/cpuinfo lists ``flag`` (Linux); False where it cannot be read."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return any(flag in line.split() for line in text.splitlines() if line.startswith("flags"))
+    return flag in cpu_flags()
+
+
+def bf16_missing(device: str) -> str | None:
+    """Why ``device`` ('cpu', 'cuda', 'cuda:0', ...) has no native bf16 matmuls; None where it has them."""
+    if device.startswith("cuda"):
+        import torch
+
+        if torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False):
+            return None
+        return "this CUDA GPU has no native bf16 (it needs compute capability 8.0 or later)"
+    if device == "cpu":
+        if BF16_CPU_FLAGS & cpu_flags():
+            return None
+        return (f"this CPU ({platform.machine()}) has none of {', '.join(sorted(BF16_CPU_FLAGS))} in /proc/cpuinfo, "
+                "so bf16 matmuls would be emulated, slower than fp32")
+    return f"no native bf16 on '{device}'"

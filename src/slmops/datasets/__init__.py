@@ -15,7 +15,6 @@ from slmops.datasets.jsonl_stream import StreamedJSONLinesDataset
 from slmops.datasets.lineage_chain import LineageChainDataset
 from slmops.datasets.paths import FilePathDataset
 from slmops.datasets.raw_records import RawRecordsDataset
-from slmops.datasets.tables import OptionalCSVDataset
 
 __all__ = [
     "BinaryFolderDataset",
@@ -27,7 +26,6 @@ __all__ = [
     "JSONFolderDataset",
     "JSONLinesDataset",
     "LineageChainDataset",
-    "OptionalCSVDataset",
     "OptionalYAMLDataset",
     "PeftAdapterDataset",
     "RawRecordsDataset",

@@ -5,7 +5,6 @@ Both are saved portably: nothing in them names a path of the machine that wrote 
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -51,8 +50,8 @@ class HFModelDataset(AbstractDataset[ModelBundle, ModelBundle]):
         return {"path": str(self._path)}
 
 
-class PeftAdapterDataset(AbstractDataset[Any, Path]):
-    """Saves a PEFT model's adapter weights only; loads as the folder path (adapters are applied by path).
+class PeftAdapterDataset(AbstractDataset[Path, Path]):
+    """An adapter folder written by training, moved into place; loads as the folder path (adapters apply by path).
 
     ``base_model`` is the base's identity as the user gave it (``base_model.name_or_path``): the
     adapter's config and card name it instead of the folder the base was loaded from, so the same
@@ -70,20 +69,15 @@ class PeftAdapterDataset(AbstractDataset[Any, Path]):
         warn_if_incompatible(self._path)
         return self._path
 
-    def save(self, data: Any) -> None:
-        name = portable_model_name(self._base_model) if self._base_model else None
-        if isinstance(data, Path):  # a finished adapter folder written by training (maybe another process)
-            if (data / "adapter_config.json").is_file():  # `train.method: full` leaves only a README
-                _rename_base_in_folder(data, name)
-            check_no_machine_paths(data, _machine_paths(data))
-            StagedFolderDataset(str(self._path)).save(data)
-            return
-        with atomic_dir(self._path) as staging, _base_named(data, name), warnings.catch_warnings():
-            # PEFT looks for the base's config.json under the name to see whether the vocabulary was
-            # resized; an embedded name has none, and this pipeline never resizes the vocabulary.
-            warnings.filterwarnings("ignore", message="Could not find a config file in embedded:")
-            data.save_pretrained(staging, safe_serialization=True)
-            check_no_machine_paths(staging, _machine_paths(staging))
+    def save(self, data: Path) -> None:
+        # The trainer always writes the folder (it may run in other processes), so no model object comes here.
+        if not isinstance(data, Path):
+            raise TypeError(f"PeftAdapterDataset saves an adapter folder (a Path), not {type(data).__name__}: "
+                            "write the adapter with save_pretrained and pass its folder")
+        if (data / "adapter_config.json").is_file():  # `train.method: full` leaves only a README
+            _rename_base_in_folder(data, portable_model_name(self._base_model) if self._base_model else None)
+        check_no_machine_paths(data, _machine_paths(data))
+        StagedFolderDataset(str(self._path)).save(data)
 
     def _exists(self) -> bool:
         return (self._path / "adapter_config.json").is_file()
@@ -103,39 +97,12 @@ def _unnamed(config: Any) -> Iterator[None]:
         config._name_or_path = before
 
 
-@contextmanager
-def _base_named(peft_model: Any, name: str | None) -> Iterator[None]:
-    """Name the base ``name`` where PEFT writes it: the adapter config, and the card's front matter and tags.
-
-    PEFT fills these in from the folder the base was loaded from (the model's ``name_or_path``). Sets
-    in the config are written sorted, so the same adapter gives the same bytes in every process.
-    """
-    configs = list(getattr(peft_model, "peft_config", {}).values())
-    before = [c.base_model_name_or_path for c in configs]
-    # PEFT writes set-valued fields (target_modules) in hash order, which changes from run to run.
-    sets = [(c, k, v) for c in configs for k, v in vars(c).items() if isinstance(v, set)]
-    for config, key, value in sets:
-        setattr(config, key, sorted(value))
-    base = peft_model.get_base_model() if hasattr(peft_model, "get_base_model") else None
-    base_before = (getattr(base, "name_or_path", None), getattr(getattr(base, "config", None), "_name_or_path", None))
-    for config in configs:
-        config.base_model_name_or_path = name
-    if base is not None:
-        base.name_or_path = name or ""  # the card's "base_model:adapter:" tag
-        base.config._name_or_path = name or ""  # the card's "base_model:"
-    try:
-        yield
-    finally:
-        for config, value in zip(configs, before, strict=True):
-            config.base_model_name_or_path = value
-        for config, key, value in sets:
-            setattr(config, key, value)
-        if base is not None:
-            base.name_or_path, base.config._name_or_path = base_before
-
-
 def _rename_base_in_folder(folder: Path, name: str | None) -> None:
-    """What ``_base_named`` does at save time, for an adapter folder PEFT already wrote elsewhere."""
+    """Name the base ``name`` where PEFT wrote the folder it was loaded from: the config and the card.
+
+    Set-valued fields (target_modules) are written sorted, so the same adapter gives the same bytes
+    in every process (PEFT writes them in hash order).
+    """
     import json
 
     config_file = folder / "adapter_config.json"

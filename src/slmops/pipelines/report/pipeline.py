@@ -9,12 +9,12 @@ from slmops.pipelines.report.plots import plot_report_figures
 def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline([
         node(plot_report_figures,
-             ["loss_history", "report_validation_loss", "eval_metrics", "eval_details", "predictions",
+             ["loss_history", "validation_loss_history", "eval_metrics", "eval_details", "predictions",
               "all_export_metrics"],
              "report_plots", name="plot_report_figures"),
         node(render_report,
              ["parameters", "train_metrics", "split_summary", "eval_metrics", "eval_details", "eval_samples",
               "all_export_metrics",
-              "dvc_lock", "code_revision", "report_plots", "report_validation_loss", "merged_model_lineage"],
+              "dvc_lock", "code_revision", "report_plots", "validation_loss_history", "merged_model_lineage"],
              ["report_markdown", "report_html"], name="render_report"),
     ])

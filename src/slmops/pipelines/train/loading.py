@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from slmops.config import TrainParams
+from slmops.modeling.precision import training_precision
 
 
 def training_device() -> str:
@@ -14,23 +15,24 @@ def training_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def compute_dtype_for(device: str) -> Any:
-    """The one place the training weights' dtype is chosen: bf16 on CUDA, fp32 on CPU.
+def compute_dtype_for(device: str, precision: str) -> Any:
+    """The one place the training weights' dtype is chosen: bf16 on CUDA training in bf16, else fp32.
 
-    Weights are loaded in this dtype (not fp32 plus autocast), so a GPU holds one bf16 copy.
-    On a CPU the weights stay fp32 and the matmuls run under bf16 autocast where the CPU has native
-    bf16 (`slmops.modeling.precision`, chosen in `run.py`).
+    ``precision`` is the resolved training precision (`slmops.modeling.precision.training_precision`).
+    On CUDA the weights load in bf16 (not fp32 plus autocast), so a GPU holds one bf16 copy. On a
+    CPU the weights stay fp32 and, in bf16, the matmuls run under autocast.
     """
     import torch
 
-    return torch.bfloat16 if device == "cuda" else torch.float32
+    return torch.bfloat16 if device.startswith("cuda") and precision == "bf16" else torch.float32
 
 
 def load_base_model(folder: Path, params: TrainParams, trust_remote_code: bool = False) -> Any:
     """The base model ready to wrap: in the compute dtype, 4-bit NF4 for QLoRA, no KV cache."""
     from transformers import AutoModelForCausalLM
 
-    dtype = compute_dtype_for(training_device())
+    device = training_device()
+    dtype = compute_dtype_for(device, training_precision(device, params.precision))
     options: dict[str, Any] = {}
     if params.method == "qlora":
         from transformers import BitsAndBytesConfig
@@ -39,7 +41,7 @@ def load_base_model(folder: Path, params: TrainParams, trust_remote_code: bool =
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=dtype,
             bnb_4bit_use_double_quant=True,
         )
-        if training_device() == "cpu":
+        if device == "cpu":
             options["device_map"] = {"": "cpu"}
     model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype, trust_remote_code=trust_remote_code,
                                                  use_safetensors=True, **options)

@@ -104,8 +104,8 @@ def run_training(job: TrainJob) -> None:
         raise InputDataError(job.validation_split, "no validation examples, but train.validation_steps is set")
     set_seed(params.seed)
     device = training_device()
-    precision = training_precision(device)  # bf16 autocast where the hardware has native bf16 matmuls
-    log.info("Training precision: %s", precision_reason(device, precision))
+    precision = training_precision(device, params.precision)  # auto: bf16 where the hardware has it natively
+    log.info("Training precision: %s", precision_reason(device, precision, params.precision))
     args = training_arguments(params, job.run_folder, validating, precision)
     tokenizer = AutoTokenizer.from_pretrained(job.base_model, trust_remote_code=job.trust_remote_code)
     if tokenizer.pad_token_id is None:
@@ -171,7 +171,7 @@ def run_training(job: TrainJob) -> None:
             "resumed_from_step": int(resume_from.name.rsplit("-", 1)[1]) if resume_from else None,
             "early_stopped_at_step": stopper.stopped_at if stopper else None,
             "device": device,
-            "compute_dtype": str(compute_dtype_for(device)).removeprefix("torch."),
+            "compute_dtype": str(compute_dtype_for(device, precision)).removeprefix("torch."),
             "precision": precision,
             "shared_prefix": share_prefix,
         }
@@ -199,7 +199,7 @@ def _write_outputs(job: TrainJob, params: TrainParams, trainer: Any, trainable: 
         (job.adapter_dir / "README.md").write_text(NO_ADAPTER_NOTE)
     elif not sharded:
         trainable.save_pretrained(job.adapter_dir, safe_serialization=True)
-    dtype = compute_dtype_for(training_device())
+    dtype = compute_dtype_for(training_device(), metrics["precision"])
     if sharded or params.method == "qlora":
         saved = job.merged_model_dir if params.method == "full" else job.adapter_dir
         del trainer, trainable  # free the trained copy before loading the merged one
