@@ -68,6 +68,15 @@ def snips_rows() -> list[dict]:
     return [json.loads(line) for line in lines]
 
 
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, tiny_model_dir, snips_rows) -> Path:
+    """The tiny project after one `dvc repro`, shared by the session (tests/project.py): read it in place, or take
+    `project.copy_of(tiny_run, ...)` to change it, which costs a file copy instead of another run."""
+    from project import reproduced_tiny_project
+
+    return reproduced_tiny_project(tmp_path_factory, tiny_model_dir, snips_rows)
+
+
 def copy_project(destination: Path) -> Path:
     """The files a user clones (code, conf, params, dvc.yaml, raw data), without artifacts."""
     for name in ("pyproject.toml", "params.yaml", "dvc.yaml", ".telemetry"):

@@ -77,28 +77,41 @@ def tiny_rows(snips_rows: list[dict], per_label: int = 8) -> list[dict]:
 
 
 _REPRODUCED: dict[str, Path] = {}
+TINY_MODEL = "models/tiny"  # the base model as a user's own folder in the project: params name it relatively
 
 
-def reproduced_tiny_project(tmp_path_factory, tiny_model_dir: Path, snips_rows: list[dict]) -> Path:
-    """A git + DVC project on the tiny model, `dvc repro` done and committed; built once per test session.
-
-    Tests that change it take their own copy with `copy_of(...)`.
-    """
+def new_tiny_project(root: Path, tiny_model_dir: Path, snips_rows: list[dict]) -> Path:
+    """A git + DVC project on the tiny model (its folder committed at models/tiny, so clones have it) and 56 SNIPS
+    rows, committed on `main` and not run yet."""
     import json
     import shutil
 
     from conftest import ROOT, copy_project
 
+    root.mkdir(parents=True, exist_ok=True)
+    copy_project(root)
+    shutil.copy2(ROOT / ".gitignore", root / ".gitignore")
+    (root / "conf/local/.gitkeep").touch()
+    shutil.copytree(tiny_model_dir, root / TINY_MODEL)
+    (root / "data/01_raw/tiny.jsonl").write_text("".join(json.dumps(r) + "\n" for r in tiny_rows(snips_rows)))
+    write_params(root, tiny_params(read_params(root), Path(TINY_MODEL), "data/01_raw/tiny.jsonl"))
+    for command in (("git", "init", "-q", "-b", "main"), ("git", "config", "user.email", "t@example.com"),
+                    ("git", "config", "user.name", "test"), ("dvc", "init", "-q"),
+                    ("dvc", "config", "core.analytics", "false"), ("git", "add", "-A"),
+                    ("git", "commit", "-qm", "tiny project")):
+        run(root, *command)
+    return root
+
+
+def reproduced_tiny_project(tmp_path_factory, tiny_model_dir: Path, snips_rows: list[dict]) -> Path:
+    """`new_tiny_project` after one `dvc repro`, its results committed as "tiny run"; built once per test session.
+
+    Read it in place; tests that change it (even by running DVC or Kedro in it) take their own `copy_of(...)`,
+    which is far cheaper than another `dvc repro`. The run's lineage records name the "tiny project" commit.
+    """
     if "root" not in _REPRODUCED:
-        root = copy_project(tmp_path_factory.mktemp("reproduced"))
-        shutil.copy2(ROOT / ".gitignore", root / ".gitignore")
-        (root / "conf/local/.gitkeep").touch()
-        (root / "data/01_raw/tiny.jsonl").write_text("".join(json.dumps(r) + "\n" for r in tiny_rows(snips_rows)))
-        write_params(root, tiny_params(read_params(root), tiny_model_dir, "data/01_raw/tiny.jsonl"))
-        for command in (("git", "init", "-q", "-b", "main"), ("git", "config", "user.email", "t@example.com"),
-                        ("git", "config", "user.name", "test"), ("dvc", "init", "-q"),
-                        ("dvc", "config", "core.analytics", "false"), ("dvc", "repro"),
-                        ("git", "add", "-A"), ("git", "commit", "-qm", "tiny run")):
+        root = new_tiny_project(tmp_path_factory.mktemp("reproduced") / "tiny", tiny_model_dir, snips_rows)
+        for command in (("dvc", "repro"), ("git", "add", "-A"), ("git", "commit", "-qm", "tiny run")):
             run(root, *command)
         _REPRODUCED["root"] = root
     return _REPRODUCED["root"]

@@ -1,21 +1,19 @@
 """Lineage on a tiny `dvc repro` run: records, the chain back to the raw file, --verify, portability, MLflow.
 
-One project (module scope) with a project-relative base model, committed to git, so a second clone
-can be compared with it byte for byte.
+The session's tiny run (tests/project.py): a project-relative base model (models/tiny), run at a git commit, so
+a second clone can be compared with it byte for byte.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import copy_project
-from project import read_params, run, tiny_params, write_params
+from project import copy_of, run
 
 RAW = "data/01_raw/tiny.jsonl"
 ONNX = "data/07_model_output/onnx/cpu-int4"
@@ -35,23 +33,14 @@ def _git(root: Path, *args: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory, tiny_model_dir, snips_rows):
-    root = copy_project(tmp_path_factory.mktemp("lineage-a"))
-    shutil.copytree(tiny_model_dir, root / "models/tiny")
-    by_label: dict[str, list] = {}
-    for row in snips_rows:
-        by_label.setdefault(row["label"], []).append(row)
-    rows = [r for label in sorted(by_label) for r in by_label[label][:8]]
-    (root / RAW).write_text("".join(json.dumps(r) + "\n" for r in rows))
-    write_params(root, tiny_params(read_params(root), Path("models/tiny"), RAW))
-    (root / ".gitignore").write_text("models/\n__pycache__/\nmlruns/\n")
-    _git(root, "init", "-q")
-    run(root, "dvc", "init", "-q")
-    run(root, "dvc", "config", "core.analytics", "false")
-    _git(root, "add", "-A")
-    _git(root, "commit", "-q", "-m", "tiny project")
-    run(root, "dvc", "repro")
-    return root
+def project(tmp_path_factory, tiny_run):
+    """A copy of the session's tiny run: some tests here change files or run Kedro outside DVC."""
+    return copy_of(tiny_run, tmp_path_factory.mktemp("lineage") / "a")
+
+
+def _run_commit(root: Path) -> str:
+    """The commit the tiny run was made at: its results were committed after it, as HEAD."""
+    return _git(root, "rev-parse", "HEAD~1")
 
 
 def _record(root: Path, relative: str) -> dict:
@@ -65,17 +54,16 @@ def _lineage(root: Path, *args: str, check: bool = True):
 def test_every_artifact_has_a_record_with_code_and_versions(project):
     missing = [r for r in RECORDS if not (project / r).is_file()]
     assert not missing
-    commit = _git(project, "rev-parse", "HEAD")
     adapter = _record(project, "data/06_models/adapter/lineage.json")
-    assert adapter["code"] == {"commit": commit, "dirty": False}
+    assert adapter["code"] == {"commit": _run_commit(project), "dirty": False}
     assert {"python", "torch", "transformers", "peft", "kedro", "dvc"} <= set(adapter["versions"])
     assert adapter["params"]["train"]["lora"]["r"] == 4
     assert "onnxruntime-genai" in _record(project, f"{ONNX}/lineage.json")["versions"]
     assert {"base_model", "train", "export"} <= set(_record(project, "reports/report.md.lineage.json")["params"])
 
 
-def test_no_artifact_holds_a_machine_path(project, tiny_model_dir):
-    machine = [str(project).encode(), str(tiny_model_dir).encode()]
+def test_no_artifact_holds_a_machine_path(project, tiny_run, tiny_model_dir):
+    machine = [str(tiny_run).encode(), str(project).encode(), str(tiny_model_dir).encode()]  # made in tiny_run
     offenders = [str(p.relative_to(project)) for folder in ("data", "reports") for p in (project / folder).rglob("*")
                  if p.is_file() and "08_reporting" not in p.parts and any(m in p.read_bytes() for m in machine)]
     assert not offenders
@@ -184,8 +172,7 @@ def test_dvc_artifacts_declare_the_shipped_models(project):
 def test_a_second_clone_makes_byte_identical_models(project, tmp_path_factory):
     clone = tmp_path_factory.mktemp("lineage-b") / "clone"
     run(project.parent, "git", "clone", "-q", str(project), str(clone))
-    shutil.copytree(project / "models", clone / "models")
-    run(clone, "dvc", "config", "core.analytics", "false")
+    run(clone, "git", "checkout", "-q", _run_commit(project))  # the code and params the run was made from
     run(clone, "dvc", "repro", "train")
     for folder in ("data/06_models/adapter", "data/06_models/merged_model"):
         names = sorted(p.relative_to(project / folder) for p in (project / folder).rglob("*") if p.is_file())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from merging import give_adapter_values, logits_of
 
 from slmops.config import TrainParams
 from slmops.datasets import StagedFolderDataset
@@ -55,30 +56,18 @@ def test_merged_weights_are_on_the_grid_and_match_the_trained_model(tiny_model_d
     import torch
 
     model = wrap_for_training(ModelBundle(path=tiny_model_dir).model, QAT)
-    with torch.no_grad():  # give the adapter something to merge
-        for name, parameter in model.named_parameters():
-            if "lora_B" in name:
-                parameter.normal_(0, 0.05)
-    ids = smollm2_tokenizer("play some jazz", return_tensors="pt")["input_ids"]
-    model.eval()
-    with torch.inference_mode():
-        trained = model(input_ids=ids).logits
+    give_adapter_values(model)
+    trained = logits_of(model, smollm2_tokenizer)
     merged = merge_for_export(model, QAT)  # in place: no second copy of the model
     for module in merged.modules():
         if isinstance(module, torch.nn.Linear):
             assert torch.equal(module.weight, fake_quantize(module.weight, 32))
-    with torch.inference_mode():
-        assert torch.allclose(trained, merged(input_ids=ids).logits, atol=1e-4)
+    assert torch.allclose(trained, logits_of(merged, smollm2_tokenizer), atol=1e-4)
 
 
 def test_int4_onnx_generates_exactly_what_the_merged_model_generates(tmp_path, tiny_model_dir, smollm2_tokenizer):
-    import torch
-
     model = wrap_for_training(ModelBundle(path=tiny_model_dir).model, QAT)
-    with torch.no_grad():
-        for name, parameter in model.named_parameters():
-            if "lora_B" in name:
-                parameter.normal_(0, 0.05)
+    give_adapter_values(model)
     merged = ModelBundle(model=merge_for_export(model, QAT), tokenizer=smollm2_tokenizer)
     folder = tmp_path / "merged"
     merged.model.save_pretrained(folder)

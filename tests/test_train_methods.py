@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from merging import give_adapter_values, logits_of
 from test_train_evaluate import DATA, TEMPLATE, train_tiny
 
 from slmops.config import TrainParams, parse
@@ -65,19 +66,11 @@ def test_quantization_aware_merge_is_exactly_the_trained_model(tiny_model_dir, s
 
     params = TrainParams(method=method, lora={"r": 4, "alpha": 8, "dropout": 0.0}, quantization_aware=QAT)
     model = wrap_for_training(ModelBundle(path=tiny_model_dir).model, params)
-    torch.manual_seed(0)
-    with torch.no_grad():  # something to merge: adapters, magnitudes, or the weights themselves
-        for name, parameter in model.named_parameters():
-            if parameter.requires_grad:
-                parameter.add_(torch.randn_like(parameter) * 0.05)
-    ids = smollm2_tokenizer("play some jazz", return_tensors="pt")["input_ids"]
-    model.eval()
-    with torch.inference_mode():
-        trained = model(input_ids=ids).logits
+    give_adapter_values(model, only=None)  # something to merge: adapters, magnitudes, or the weights themselves
+    trained = logits_of(model, smollm2_tokenizer)
     merged = merge_for_export(model, params)
     assert _on_grid(merged)
-    with torch.inference_mode():
-        assert torch.allclose(trained, merged(input_ids=ids).logits, atol=1e-4)
+    assert torch.allclose(trained, logits_of(merged, smollm2_tokenizer), atol=1e-4)
 
 
 def test_quantization_aware_dora_without_rounding_is_peft_dora(tiny_model_dir, smollm2_tokenizer, monkeypatch):
@@ -93,14 +86,12 @@ def test_quantization_aware_dora_without_rounding_is_peft_dora(tiny_model_dir, s
     monkeypatch.setattr(quantization_aware, "round_weights_in_place", lambda linears, block: None)
     aware = wrap_for_training(ModelBundle(path=tiny_model_dir).model,
                               TrainParams(method="dora", lora=lora, quantization_aware=QAT))
-    torch.manual_seed(0)
-    with torch.no_grad():
+    give_adapter_values(plain, only=None)
+    with torch.no_grad():  # the same adapter in both (PEFT starts lora_A at random)
         for (_, a), (_, b) in zip(plain.named_parameters(), aware.named_parameters(), strict=True):
             if a.requires_grad:
-                a.add_(torch.randn_like(a) * 0.05)
                 b.copy_(a)
-    ids = smollm2_tokenizer("play some jazz", return_tensors="pt")["input_ids"]
-    assert torch.allclose(plain(input_ids=ids).logits, aware(input_ids=ids).logits, atol=1e-4)
+    assert torch.allclose(logits_of(plain, smollm2_tokenizer), logits_of(aware, smollm2_tokenizer), atol=1e-4)
 
 
 def test_quantization_aware_base_target_rounds_only_the_base(tiny_model_dir, smollm2_tokenizer):
@@ -112,18 +103,11 @@ def test_quantization_aware_base_target_rounds_only_the_base(tiny_model_dir, smo
     model = wrap_for_training(ModelBundle(path=tiny_model_dir).model, params)
     bases = [m.base_layer for m in model.modules() if hasattr(m, "base_layer") and hasattr(m, "lora_A")]
     assert bases and all(torch.equal(b.weight, fake_quantize(b.weight, 32)) for b in bases)
-    with torch.no_grad():
-        for name, parameter in model.named_parameters():
-            if "lora_B" in name:
-                parameter.normal_(0, 0.05)
-    ids = smollm2_tokenizer("play some jazz", return_tensors="pt")["input_ids"]
-    model.eval()
-    with torch.inference_mode():
-        trained = model(input_ids=ids).logits
+    give_adapter_values(model)
+    trained = logits_of(model, smollm2_tokenizer)
     merged = merge_for_export(model, params)
     assert not _on_grid(merged)  # Q(W) + scale * B A: the adapter stays in float beside the int4 base
-    with torch.inference_mode():
-        assert torch.allclose(trained, merged(input_ids=ids).logits, atol=1e-4)
+    assert torch.allclose(trained, logits_of(merged, smollm2_tokenizer), atol=1e-4)
 
 
 @pytest.mark.parametrize("method", ["lora", "dora", "full"])

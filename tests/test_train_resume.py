@@ -9,8 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from conftest import copy_project
-from project import project_env, read_params, run, tiny_params, write_params
+from project import copy_of, project_env, read_params, write_params
 
 from slmops.pipelines.train.callbacks import COMPLETE_MARKER
 from slmops.pipelines.train.run_folder import run_fingerprint
@@ -32,19 +31,13 @@ def _env(project: Path) -> dict[str, str]:
     return env
 
 
-def test_a_killed_train_stage_resumes_and_finishes_with_the_same_steps(tmp_path, tiny_model_dir, snips_rows):
-    project = copy_project(tmp_path)
-    rows = [r for label in sorted({r["label"] for r in snips_rows})
-            for r in [s for s in snips_rows if s["label"] == label][:8]]  # 56 rows, 8 per intent
-    (project / "data/01_raw/tiny.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+def test_a_killed_train_stage_resumes_and_finishes_with_the_same_steps(tmp_path, tiny_run):
+    project = copy_of(tiny_run, tmp_path / "p")  # every stage up to split done, on 56 rows (8 per intent)
     (project / "slow_loss.py").write_text(SLOW_LOSS)
-    params = tiny_params(read_params(project), tiny_model_dir, "data/01_raw/tiny.jsonl")
+    params = read_params(project)
     params["train"].update(epochs=2, save_steps=2, loss={"label_smoothing": 0.0, "class_weights": False,
                                                          "function": "slow_loss:loss"})
     write_params(project, params)
-    for command in (["git", "init", "-q"], ["dvc", "init", "-q"], ["dvc", "config", "core.analytics", "false"],
-                    ["dvc", "repro", "split"]):
-        run(project, *command)
 
     process = subprocess.Popen(["dvc", "repro", "train"], cwd=project, env=_env(project), start_new_session=True,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
