@@ -45,10 +45,18 @@ def run_builder(source: Path, staging: Path, target: str, options: TargetParams,
                          str(cache), **prepared)
     except Exception as error:
         tail = "\n".join(builder_output.getvalue().splitlines()[-20:])
-        raise UnsupportedError(f"the ONNX model builder failed for target '{target}' "
-                               f"({options.precision}, {options.execution_provider}): {error}\n{tail}") from error
+        raise UnsupportedError(f"the ONNX model builder failed for target '{target}' ({options.precision}, "
+                               f"{options.execution_provider}, architecture {_architecture(source)}): {error}\n{tail}"
+                               ) from error
     finally:
         shutil.rmtree(cache, ignore_errors=True)
+
+
+def _architecture(source: Path) -> str:
+    try:
+        return ", ".join(json.loads((Path(source) / "config.json").read_text(encoding="utf-8"))["architectures"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return "unknown (no readable config.json)"
 
 
 def adapter_folders(adapter: Path, extra_adapters_dir: Path, names: list[str]) -> dict[str, Path]:
