@@ -152,7 +152,7 @@ class TorchEngine:
 
 
 def build_engines(args, params, bundle, scratch: Path) -> tuple[dict, dict]:
-    engines, folders = {"transformers fp32": TorchEngine(bundle)}, {}
+    engines, folders = ({} if args.no_transformers else {"transformers fp32": TorchEngine(bundle)}), {}
     targets = args.targets.split(",")
     for target in targets:
         options = params.export.target_options[target]
@@ -236,8 +236,9 @@ def report(args, times: dict, folders: dict, llama: LlamaBench | None, ntok: flo
             else (llama.gguf.stat().st_size / 1e6 if name.startswith("llama") else
                   sum(p.stat().st_size for p in args.model.rglob("*.safetensors")) / 1e6)
         print(f"{name:<44}{row['first_token_ms']:>15.1f}{row['decode']:>13.1f}{row['generated']:>16.1f}"
-              f"{row['decode'] / rows[first]['decode']:>12.2f}x{row['decode'] / rows['transformers fp32']['decode']:>8.2f}x"
-              f"{size:>6.0f}")
+              f"{row['decode'] / rows[first]['decode']:>12.2f}x"
+              + (f"{row['decode'] / rows['transformers fp32']['decode']:>8.2f}x" if "transformers fp32" in rows else "")
+              + f"{size:>6.0f}")
     if llama is None:
         print("llama.cpp: not measured (pass --llama-bench PATH; bash benchmarks/build_llama_bench.sh builds it from "
               "the llama.cpp vendored in the llama-cpp-python sdist, ~15 minutes on 2 cores)")
@@ -259,6 +260,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--variants", default="threads=1,threads=2",
                         help=f"options tried on the first target: 'all' or some of {', '.join(VARIANTS)}")
+    parser.add_argument("--no-transformers", action="store_true", help="ONNX engines only (options side by side)")
     parser.add_argument("--quality", type=int, default=0, help="macro-F1 of each ONNX engine on N validation rows")
     parser.add_argument("--llama-bench", default=None, help="path to llama.cpp's llama-bench binary")
     parser.add_argument("--llama-threads", type=int, default=None, help="llama-bench -t (default: its own)")
