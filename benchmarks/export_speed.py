@@ -158,7 +158,8 @@ def build_engines(args, params, bundle, scratch: Path) -> tuple[dict, dict]:
         options = params.export.target_options[target]
         folders[target] = scratch / target
         started = time.perf_counter()
-        run_builder(args.model, folders[target], target, options, builder_extra_options(options))
+        if not (folders[target] / "genai_config.json").is_file():  # --keep: built by an earlier run
+            run_builder(args.model, folders[target], target, options, builder_extra_options(options))
         print(f"built {target} in {time.perf_counter() - started:.1f} s", flush=True)
         engines[target] = OnnxEngine(folders[target], bundle.tokenizer)
     first = targets[0]
@@ -170,11 +171,13 @@ def build_engines(args, params, bundle, scratch: Path) -> tuple[dict, dict]:
             options = variant_options(params.export.target_options[first], builder)
             folder = scratch / f"{first}-variant{number}"
             try:
-                run_builder(args.model, folder, first, options, builder_extra_options(options))
+                if not (folder / "genai_config.json").is_file():
+                    run_builder(args.model, folder, first, options, builder_extra_options(options))
             except Exception as error:  # a variant the builder cannot make is a finding, not a crash
                 print(f"variant {name}: the builder failed ({str(error).splitlines()[0][:200]})", flush=True)
                 continue
         if session:
+            shutil.rmtree(scratch / f"{first}-session{number}", ignore_errors=True)
             folder = with_session_options(folder, session, scratch / f"{first}-session{number}")
         try:
             engines[f"{first} {name}"] = OnnxEngine(folder, bundle.tokenizer)
@@ -219,7 +222,7 @@ def quality(folders: dict, bundle: ModelBundle, params, rows: int, first: str) -
 
 def report(args, times: dict, folders: dict, llama: LlamaBench | None, ntok: float, first: str) -> None:
     print(f"\n{args.prompts} prompts (~{ntok:.0f} tokens) x {args.tokens} new tokens, greedy, single stream, "
-          f"{args.rounds} rounds alternating; model {args.model.relative_to(ROOT) if args.model.is_relative_to(ROOT) else args.model}"
+          f"{args.rounds} rounds, engines alternating prompt by prompt; model {args.model.relative_to(ROOT) if args.model.is_relative_to(ROOT) else args.model}"
           f"; load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(f"{'engine':<44}{'first token ms':>15}{'decode tok/s':>13}{'generated tok/s':>16}{'vs ' + first:>13}"
           f"{'vs fp32':>9}{'MB':>6}")
@@ -260,6 +263,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--variants", default="threads=1,threads=2",
                         help=f"options tried on the first target: 'all' or some of {', '.join(VARIANTS)}")
+    parser.add_argument("--keep", default=None, help="build into this folder, keep it, reuse what it holds "
+                        "(only with the same model, params and variants)")
     parser.add_argument("--no-transformers", action="store_true", help="ONNX engines only (options side by side)")
     parser.add_argument("--quality", type=int, default=0, help="macro-F1 of each ONNX engine on N validation rows")
     parser.add_argument("--llama-bench", default=None, help="path to llama.cpp's llama-bench binary")
@@ -274,7 +279,7 @@ def main() -> None:
     prompts = prompts_for(bundle, args.prompts)
     ntok = sum(len(bundle.tokenizer(p)["input_ids"]) for p in prompts) / len(prompts)
     first = args.targets.split(",")[0]
-    scratch = Path(tempfile.mkdtemp(prefix="slmops-bench-"))
+    scratch = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="slmops-bench-"))
     print(f"load average at start {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs", flush=True)
     try:
         engines, folders = build_engines(args, params, bundle, scratch)
@@ -282,15 +287,20 @@ def main() -> None:
         for engine in engines.values():  # warm-up, untimed
             engine.run(prompts[0], 4)
         times = {name: [] for name in engines}
+        # Alternate per prompt, not per engine: on a shared machine the load drifts within seconds, and each
+        # slot (one prompt through every engine, llama-bench once) sees about the same load; the order rotates.
+        names = list(engines) + (["llama.cpp"] if llama is not None else [])
         for number in range(args.rounds):
-            for name, engine in engines.items():
-                started = time.perf_counter()
-                times[name] += [engine.run(p, args.tokens) for p in prompts]
-                print(f"  round {number + 1} {name}: {time.perf_counter() - started:.1f} s", flush=True)
-            if llama is not None:
-                started = time.perf_counter()
-                llama.round()
-                print(f"  round {number + 1} llama-bench: {time.perf_counter() - started:.1f} s", flush=True)
+            started = time.perf_counter()
+            for slot, prompt in enumerate(prompts):
+                shift = (number * len(prompts) + slot) % len(names)
+                for name in names[shift:] + names[:shift]:
+                    if name == "llama.cpp":
+                        llama.round()
+                    else:
+                        times[name].append(engines[name].run(prompt, args.tokens))
+            print(f"  round {number + 1}: {time.perf_counter() - started:.1f} s, load average {os.getloadavg()[0]:.1f}",
+                  flush=True)
         report(args, times, folders, llama, ntok, first)
         if args.quality:
             print(f"\nquality on the first {args.quality} validation rows (evaluate params; greedy):")
@@ -305,7 +315,8 @@ def main() -> None:
             same = sum(a == b for a, b in zip(expected, got))
             print(f"cpu-fp32 greedy output (16 tokens) equal to transformers fp32 on {same}/{len(check)} prompts")
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 if __name__ == "__main__":

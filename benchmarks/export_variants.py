@@ -32,6 +32,8 @@ VARIANTS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
                       "builder_options.shared_embeddings": False}, {}),
     "fp32 lm_head": ({"keep_float": ["lm_head"], "builder_options.shared_embeddings": False}, {}),
     "fuse_qkv=false": ({"builder_options.fuse_qkv": False}, {}),
+    "fuse_mlp_gate_up+prune_lm_head": ({"builder_options.fuse_mlp_gate_up": True,
+                                        "builder_options.prune_lm_head": True}, {}),
 }
 
 
@@ -65,13 +67,13 @@ def shipped_gguf() -> Path:
 
 
 class LlamaBench:
-    """llama.cpp's llama-bench on the shipped GGUF: one call per round, so it alternates with the other engines.
+    """llama.cpp's llama-bench on the shipped GGUF: one call per slot, so it alternates with the other engines.
 
     Each round times `tg{n}` (decode only, from an empty context), `pp{p}` (the prompt alone) and `pp{p}+tg{n}`;
     the figures are converted to this benchmark's definitions (generated tok/s = new tokens / whole time).
     """
 
-    def __init__(self, binary: str, prompt_tokens: int, new_tokens: int, threads: int | None, repetitions: int = 3):
+    def __init__(self, binary: str, prompt_tokens: int, new_tokens: int, threads: int | None, repetitions: int = 1):
         self.binary, self.gguf = binary, shipped_gguf()
         self.prompt_tokens, self.new_tokens, self.threads, self.repetitions = prompt_tokens, new_tokens, threads, repetitions
         self.samples: dict[str, list[float]] = {}
