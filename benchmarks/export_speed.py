@@ -7,10 +7,10 @@ decode-only tokens/s (the tokens after the first) and generated tokens/s (all to
 Targets are built from --model into a scratch folder with the params.yaml options, plus --variants of the
 first target (builder and session options, `benchmarks/export_variants.py`), each measured beside it; with
 --quality N each ONNX engine also answers N validation rows (macro-F1, and agreement with the first target).
-With --llama-bench, llama.cpp runs once per round between the others. Usage:
+With --llama-bench, llama.cpp runs once per prompt slot between the others. Usage:
     python benchmarks/export_speed.py [--model data/06_models/merged_model] [--targets cpu-int4,cpu-int8,cpu-fp32]
         [--prompts 8] [--tokens 64] [--rounds 2] [--variants all|NAME,...] [--quality 140]
-        [--llama-bench PATH] [--llama-threads N] [--check-fp32 140]
+        [--llama-bench PATH] [--llama-threads 1,2] [--keep DIR] [--no-transformers] [--check-fp32 140]
 """
 
 from __future__ import annotations
@@ -220,7 +220,7 @@ def quality(folders: dict, bundle: ModelBundle, params, rows: int, first: str) -
     return results
 
 
-def report(args, times: dict, folders: dict, llama: LlamaBench | None, ntok: float, first: str) -> None:
+def report(args, times: dict, folders: dict, llamas: dict[str, LlamaBench], ntok: float, first: str) -> None:
     print(f"\n{args.prompts} prompts (~{ntok:.0f} tokens) x {args.tokens} new tokens, greedy, single stream, "
           f"{args.rounds} rounds, engines alternating prompt by prompt; model {args.model.relative_to(ROOT) if args.model.is_relative_to(ROOT) else args.model}"
           f"; load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
@@ -231,25 +231,29 @@ def report(args, times: dict, folders: dict, llama: LlamaBench | None, ntok: flo
         rows[name] = {"first_token_ms": 1000 * sum(f for f, _ in runs) / len(runs),
                       "decode": (args.tokens - 1) * len(runs) / sum(t - f for f, t in runs),
                       "generated": args.tokens * len(runs) / sum(t for _, t in runs)}
-    if llama is not None:
-        rows["llama.cpp Q4_1 (llama-bench)"] = llama.figures()
+    for name, llama in llamas.items():
+        rows[name] = llama.figures()
     for name, row in rows.items():
         folder = folders.get(name)
         size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() or p.is_symlink()) / 1e6 if folder \
-            else (llama.gguf.stat().st_size / 1e6 if name.startswith("llama") else
+            else (llamas[name].gguf.stat().st_size / 1e6 if name in llamas else
                   sum(p.stat().st_size for p in args.model.rglob("*.safetensors")) / 1e6)
         print(f"{name:<44}{row['first_token_ms']:>15.1f}{row['decode']:>13.1f}{row['generated']:>16.1f}"
               f"{row['decode'] / rows[first]['decode']:>12.2f}x"
               + (f"{row['decode'] / rows['transformers fp32']['decode']:>8.2f}x" if "transformers fp32" in rows else "")
               + f"{size:>6.0f}")
-    if llama is None:
+    if not llamas:
         print("llama.cpp: not measured (pass --llama-bench PATH; bash benchmarks/build_llama_bench.sh builds it from "
               "the llama.cpp vendored in the llama-cpp-python sdist, ~15 minutes on 2 cores)")
         return
-    ours, theirs = rows[first], rows["llama.cpp Q4_1 (llama-bench)"]
-    print(f"{first} vs llama.cpp: decode only {ours['decode'] / theirs['decode']:.2f}x (tg{args.tokens}), "
-          f"generated {ours['generated'] / theirs['generated']:.2f}x (pp{llama.prompt_tokens}+tg{args.tokens}; "
-          f"llama-bench itself reports {theirs['llama_bench_pg_ts']:.1f} tok/s counting prompt tokens too)")
+    for name, llama in llamas.items():
+        theirs = rows[name]
+        print(f"vs {name}: llama-bench itself reports {theirs['llama_bench_pg_ts']:.1f} tok/s for "
+              f"pp{llama.prompt_tokens}+tg{args.tokens} (it counts the prompt tokens too)")
+        for engine in [n for n in rows if n not in llamas and n != "transformers fp32"]:
+            ours = rows[engine]
+            print(f"  {engine:<42} decode only {ours['decode'] / theirs['decode']:.2f}x (tg{args.tokens}), generated "
+                  f"{ours['generated'] / theirs['generated']:.2f}x (pp{llama.prompt_tokens}+tg{args.tokens})")
 
 
 def main() -> None:
@@ -268,7 +272,7 @@ def main() -> None:
     parser.add_argument("--no-transformers", action="store_true", help="ONNX engines only (options side by side)")
     parser.add_argument("--quality", type=int, default=0, help="macro-F1 of each ONNX engine on N validation rows")
     parser.add_argument("--llama-bench", default=None, help="path to llama.cpp's llama-bench binary")
-    parser.add_argument("--llama-threads", type=int, default=None, help="llama-bench -t (default: its own)")
+    parser.add_argument("--llama-threads", default="", help="llama-bench -t values, e.g. 1,2 (default: its own)")
     parser.add_argument("--adapter-cost", action="store_true",
                         help="also time the first target with a separate LoRA adapter (train.lora's shape), on and off")
     parser.add_argument("--check-fp32", type=int, default=0, help="greedy agreement of cpu-fp32 on N prompts")
@@ -283,25 +287,26 @@ def main() -> None:
     print(f"load average at start {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs", flush=True)
     try:
         engines, folders = build_engines(args, params, bundle, scratch)
-        llama = LlamaBench(args.llama_bench, round(ntok), args.tokens, args.llama_threads) if args.llama_bench else None
+        llamas = {f"llama.cpp Q4_1 -t {t}" if t else "llama.cpp Q4_1": LlamaBench(args.llama_bench, round(ntok), args.tokens, t)
+                  for t in ([int(t) for t in args.llama_threads.split(",") if t] or [None])} if args.llama_bench else {}
         for engine in engines.values():  # warm-up, untimed
             engine.run(prompts[0], 4)
         times = {name: [] for name in engines}
         # Alternate per prompt, not per engine: on a shared machine the load drifts within seconds, and each
         # slot (one prompt through every engine, llama-bench once) sees about the same load; the order rotates.
-        names = list(engines) + (["llama.cpp"] if llama is not None else [])
+        names = list(engines) + list(llamas)
         for number in range(args.rounds):
             started = time.perf_counter()
             for slot, prompt in enumerate(prompts):
                 shift = (number * len(prompts) + slot) % len(names)
                 for name in names[shift:] + names[:shift]:
-                    if name == "llama.cpp":
-                        llama.round()
+                    if name in llamas:
+                        llamas[name].round()
                     else:
                         times[name].append(engines[name].run(prompt, args.tokens))
             print(f"  round {number + 1}: {time.perf_counter() - started:.1f} s, load average {os.getloadavg()[0]:.1f}",
                   flush=True)
-        report(args, times, folders, llama, ntok, first)
+        report(args, times, folders, llamas, ntok, first)
         if args.quality:
             print(f"\nquality on the first {args.quality} validation rows (evaluate params; greedy):")
             for name, (f1, same) in quality(folders, bundle, params, args.quality, first).items():
