@@ -118,6 +118,10 @@ class ExportParams(Section):
                 provider = self.target_options[name].execution_provider
                 if SEPARATE_ADAPTERS[provider] != "supported":
                     raise ValueError(f"adapters: separate with target {name}: {SEPARATE_ADAPTERS[provider]}")
+                if self.target_options[name].builder_options.get("fuse_mlp_gate_up") is True:
+                    raise ValueError(f"adapters: separate with target {name}: the builder cannot fuse the MLP's "
+                                     "gate/up projections when they carry LoRA branches; remove fuse_mlp_gate_up "
+                                     f"from export.target_options.{name}.builder_options")
         elif self.extra_adapters:
             raise ValueError("extra_adapters need adapters: separate (merged weights hold one adapter only)")
         for adapter in self.extra_adapters:
