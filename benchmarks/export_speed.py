@@ -37,6 +37,7 @@ from slmops.pipelines.export.nodes import run_builder  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from export_variants import VARIANTS, LlamaBench, variant_options, with_session_options  # noqa: E402
+from speed_engines import AdapterEngine, OnnxEngine, TorchEngine  # noqa: E402
 
 FALLBACK_PROMPTS = ["play some jazz from the seventies", "will it rain in Paris tomorrow",
                     "add this song to my workout playlist", "book a table for four at an italian place tonight",
@@ -52,48 +53,6 @@ def prompts_for(bundle: ModelBundle, count: int) -> list[str]:
     return [bundle.tokenizer.apply_chat_template([{"role": "system", "content": system}, {"role": "user", "content": p}],
                                                  tokenize=False, add_generation_prompt=True)
             for p in FALLBACK_PROMPTS[:count]]
-
-
-class OnnxEngine:
-    def __init__(self, folder: Path, tokenizer):
-        import onnxruntime_genai as og
-
-        self.og, self.tokenizer = og, tokenizer
-        self.model = og.Model(str(folder))
-
-    def run(self, prompt: str, new_tokens: int) -> tuple[float, float]:
-        ids = self.tokenizer(prompt)["input_ids"]
-        params = self.og.GeneratorParams(self.model)
-        params.set_search_options(max_length=len(ids) + new_tokens, min_length=len(ids) + new_tokens, do_sample=False)
-        generator = self.og.Generator(self.model, params)
-        self.activate(generator)
-        started = time.perf_counter()
-        generator.append_tokens(ids)
-        generator.generate_next_token()
-        first = time.perf_counter() - started
-        while not generator.is_done():
-            generator.generate_next_token()
-        total = time.perf_counter() - started
-        del generator
-        return first, total
-
-    def activate(self, generator) -> None:
-        """Set up a new generator before timing starts (nothing for a plain model)."""
-
-
-class AdapterEngine(OnnxEngine):
-    """A separate-adapter model with one adapter active (or none: the base alone)."""
-
-    def __init__(self, folder: Path, tokenizer, adapter: str | None):
-        super().__init__(folder, tokenizer)
-        self.adapter = adapter
-        if adapter:
-            self.adapters = self.og.Adapters(self.model)
-            self.adapters.load(str(folder / "adapters" / f"{adapter}.onnx_adapter"), adapter)
-
-    def activate(self, generator) -> None:
-        if self.adapter:
-            generator.set_active_adapter(self.adapters, self.adapter)
 
 
 def separate_adapter_model(model_dir: Path, target: str, options, lora, scratch: Path) -> Path:
@@ -116,39 +75,6 @@ def separate_adapter_model(model_dir: Path, target: str, options, lora, scratch:
                 builder_extra_options(options, adapter_path=adapter, float_nodes=lora_float_nodes(adapter)))
     write_separate_adapters(folder, {"tuned": adapter})
     return folder
-
-
-class TorchEngine:
-    """transformers' generate, greedy; the first token is timed inside the same call (a streamer sees it)."""
-
-    def __init__(self, bundle: ModelBundle):
-        self.bundle = bundle
-
-    def run(self, prompt: str, new_tokens: int) -> tuple[float, float]:
-        import torch
-        from transformers.generation.streamers import BaseStreamer
-
-        class FirstToken(BaseStreamer):
-            def __init__(self):
-                self.calls, self.at = 0, None
-
-            def put(self, value):  # first call: the prompt; second: the first new token
-                self.calls += 1
-                if self.calls == 2:
-                    self.at = time.perf_counter()
-
-            def end(self):
-                pass
-
-        model, tokenizer = self.bundle.model, self.bundle.tokenizer
-        encoded = tokenizer(prompt, return_tensors="pt")
-        streamer = FirstToken()
-        with torch.inference_mode():
-            started = time.perf_counter()
-            model.generate(**encoded, max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False,
-                           pad_token_id=tokenizer.pad_token_id, streamer=streamer)
-            total = time.perf_counter() - started
-        return streamer.at - started, total
 
 
 def build_engines(args, params, bundle, scratch: Path) -> tuple[dict, dict]:
