@@ -4,18 +4,21 @@ Same prompts (validation rows, or built-in ones), same number of new tokens, gre
 alternating round by round in one process. Per engine: first-token latency (prompt processing + one token),
 decode-only tokens/s (the tokens after the first) and generated tokens/s (all tokens over the whole time).
 
-Targets are built from --model into a scratch folder with the params.yaml options, plus variants that try
-session options (threads) on cpu-int4. Usage:
+Targets are built from --model into a scratch folder with the params.yaml options, plus --variants of the
+first target (builder and session options, `benchmarks/export_variants.py`), each measured beside it; with
+--quality N each ONNX engine also answers N validation rows (macro-F1, and agreement with the first target).
+With --llama-bench, llama.cpp runs once per prompt slot between the others. Usage:
     python benchmarks/export_speed.py [--model data/06_models/merged_model] [--targets cpu-int4,cpu-int8,cpu-fp32]
-        [--prompts 8] [--tokens 64] [--rounds 2] [--llama-bench PATH] [--check-fp32 140]
+        [--prompts 8] [--tokens 64] [--rounds 2] [--variants all|NAME,...] [--quality 140]
+        [--llama-bench PATH] [--llama-threads 1,2] [--keep DIR] [--no-transformers] [--check-fp32 140]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,9 +31,13 @@ import yaml  # noqa: E402
 
 from slmops.config import validate_params  # noqa: E402
 from slmops.modeling.bundle import ModelBundle  # noqa: E402
-from slmops.modeling.generation import generate_greedy, measure_decode_speed  # noqa: E402
+from slmops.modeling.generation import generate_greedy  # noqa: E402
 from slmops.modeling.onnx_targets import builder_extra_options  # noqa: E402
 from slmops.pipelines.export.nodes import run_builder  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from export_variants import VARIANTS, LlamaBench, variant_options, with_session_options  # noqa: E402
+from speed_engines import AdapterEngine, OnnxEngine, TorchEngine  # noqa: E402
 
 FALLBACK_PROMPTS = ["play some jazz from the seventies", "will it rain in Paris tomorrow",
                     "add this song to my workout playlist", "book a table for four at an italian place tonight",
@@ -46,48 +53,6 @@ def prompts_for(bundle: ModelBundle, count: int) -> list[str]:
     return [bundle.tokenizer.apply_chat_template([{"role": "system", "content": system}, {"role": "user", "content": p}],
                                                  tokenize=False, add_generation_prompt=True)
             for p in FALLBACK_PROMPTS[:count]]
-
-
-class OnnxEngine:
-    def __init__(self, folder: Path, tokenizer):
-        import onnxruntime_genai as og
-
-        self.og, self.tokenizer = og, tokenizer
-        self.model = og.Model(str(folder))
-
-    def run(self, prompt: str, new_tokens: int) -> tuple[float, float]:
-        ids = self.tokenizer(prompt)["input_ids"]
-        params = self.og.GeneratorParams(self.model)
-        params.set_search_options(max_length=len(ids) + new_tokens, min_length=len(ids) + new_tokens, do_sample=False)
-        generator = self.og.Generator(self.model, params)
-        self.activate(generator)
-        started = time.perf_counter()
-        generator.append_tokens(ids)
-        generator.generate_next_token()
-        first = time.perf_counter() - started
-        while not generator.is_done():
-            generator.generate_next_token()
-        total = time.perf_counter() - started
-        del generator
-        return first, total
-
-    def activate(self, generator) -> None:
-        """Set up a new generator before timing starts (nothing for a plain model)."""
-
-
-class AdapterEngine(OnnxEngine):
-    """A separate-adapter model with one adapter active (or none: the base alone)."""
-
-    def __init__(self, folder: Path, tokenizer, adapter: str | None):
-        super().__init__(folder, tokenizer)
-        self.adapter = adapter
-        if adapter:
-            self.adapters = self.og.Adapters(self.model)
-            self.adapters.load(str(folder / "adapters" / f"{adapter}.onnx_adapter"), adapter)
-
-    def activate(self, generator) -> None:
-        if self.adapter:
-            generator.set_active_adapter(self.adapters, self.adapter)
 
 
 def separate_adapter_model(model_dir: Path, target: str, options, lora, scratch: Path) -> Path:
@@ -112,39 +77,109 @@ def separate_adapter_model(model_dir: Path, target: str, options, lora, scratch:
     return folder
 
 
-class TorchEngine:
-    def __init__(self, bundle: ModelBundle):
-        self.bundle = bundle
+def build_engines(args, params, bundle, scratch: Path) -> tuple[dict, dict]:
+    engines, folders = ({} if args.no_transformers else {"transformers fp32": TorchEngine(bundle)}), {}
+    targets = args.targets.split(",")
+    for target in targets:
+        options = params.export.target_options[target]
+        folders[target] = scratch / target
+        started = time.perf_counter()
+        if not (folders[target] / "genai_config.json").is_file():  # --keep: built by an earlier run
+            run_builder(args.model, folders[target], target, options, builder_extra_options(options))
+        print(f"built {target} in {time.perf_counter() - started:.1f} s", flush=True)
+        engines[target] = OnnxEngine(folders[target], bundle.tokenizer)
+    first = targets[0]
+    names = list(VARIANTS) if args.variants == "all" else [v for v in args.variants.split(",") if v]
+    for number, name in enumerate(names):
+        builder, session = VARIANTS[name]
+        folder = folders[first]
+        if builder:
+            options = variant_options(params.export.target_options[first], builder)
+            folder = scratch / f"{first}-variant{number}"
+            try:
+                if not (folder / "genai_config.json").is_file():
+                    run_builder(args.model, folder, first, options, builder_extra_options(options))
+            except Exception as error:  # a variant the builder cannot make is a finding, not a crash
+                print(f"variant {name}: the builder failed ({str(error).splitlines()[0][:200]})", flush=True)
+                continue
+        if session:
+            shutil.rmtree(scratch / f"{first}-session{number}", ignore_errors=True)
+            folder = with_session_options(folder, session, scratch / f"{first}-session{number}")
+        try:
+            engines[f"{first} {name}"] = OnnxEngine(folder, bundle.tokenizer)
+        except RuntimeError as error:  # the builder made a model onnxruntime rejects: also a finding
+            print(f"variant {name}: built, but onnxruntime-genai cannot load it ({str(error)[:200]})", flush=True)
+            continue
+        folders[f"{first} {name}"] = folder
+    if args.adapter_cost:
+        separate = separate_adapter_model(args.model, first, params.export.target_options[first],
+                                          params.train.lora, scratch)
+        folders[f"{first}-separate adapter on"] = folders[f"{first}-separate adapter off"] = separate
+        engines[f"{first}-separate adapter on"] = AdapterEngine(separate, bundle.tokenizer, "tuned")
+        engines[f"{first}-separate adapter off"] = AdapterEngine(separate, bundle.tokenizer, None)
+        adapter_mb = (separate / "adapters/tuned.onnx_adapter").stat().st_size / 1e6
+        print(f"separate {first}: base {sum(p.stat().st_size for p in separate.glob('model.onnx*')) / 1e6:.1f} MB, "
+              f"adapter r={params.train.lora.r} {adapter_mb:.1f} MB", flush=True)
+    return engines, folders
 
-    def run(self, prompt: str, new_tokens: int) -> tuple[float, float]:
-        first = measure_decode_speed(self.bundle, [prompt], 1)["first_token_ms"] / 1000
-        total = new_tokens / measure_decode_speed(self.bundle, [prompt], new_tokens)["tokens_per_second"]
-        return first, total
+
+def quality(folders: dict, bundle: ModelBundle, params, rows: int, first: str) -> dict[str, tuple[float, float]]:
+    """Each ONNX engine's macro-F1 on the first ``rows`` validation rows, and its agreement with ``first``."""
+    from slmops.metrics import evaluation_rows, references_of, score_predictions, task_spec
+    from slmops.modeling.genai import GenaiModel
+
+    examples = [json.loads(line) for line in (ROOT / "data/05_model_input/validation.jsonl").read_text().splitlines()]
+    examples = evaluation_rows(examples, rows)
+    spec = task_spec(examples, params.evaluate.task, params.evaluate.answer_pattern, params.evaluate.generation.stop_strings)
+    answers, results = {}, {}
+    session_only = {name for name, (builder, _) in VARIANTS.items() if not builder}
+    for name, folder in folders.items():
+        if "separate" in name or name.removeprefix(f"{first} ") in session_only:
+            continue  # session options do not change what is computed
+        generated = GenaiModel(folder, bundle.tokenizer).answer([e["prompt"] for e in examples],
+                                                               params.evaluate.max_new_tokens,
+                                                               settings=params.evaluate.generation, desc=name)
+        scores = score_predictions([t for t, _ in generated], references_of(examples), spec, resamples=10)
+        answers[name] = scores.answers
+        same = sum(a == b for a, b in zip(scores.answers, answers[first])) / len(examples)
+        results[name] = (scores.metrics["f1"], same)
+    return results
 
 
-def with_threads(folder: Path, threads: int, scratch: Path) -> Path:
-    """A copy of the model folder whose genai_config.json sets intra_op_num_threads (files linked, not copied)."""
-    variant = scratch / f"{folder.name}-threads{threads}"
-    variant.mkdir()
-    for item in folder.iterdir():
-        (variant / item.name).symlink_to(item.resolve())
-    (variant / "genai_config.json").unlink()
-    config = json.loads((folder / "genai_config.json").read_text())
-    config["model"]["decoder"]["session_options"]["intra_op_num_threads"] = threads
-    (variant / "genai_config.json").write_text(json.dumps(config))
-    return variant
-
-
-def llama_bench(binary: str, tokens: int, prompt_tokens: int) -> dict[str, float]:
-    from slmops.config import EMBEDDED_MODEL
-    from slmops.modeling.sources import resolve_model_source
-
-    source = resolve_model_source(EMBEDDED_MODEL)
-    gguf = Path(source.location) / source.gguf_file
-    out = subprocess.run([binary, "-m", str(gguf), "-p", "0", "-n", str(tokens), "-pg", f"{prompt_tokens},{tokens}",
-                          "-o", "json"], capture_output=True, text=True, check=True).stdout
-    return {row.get("n_prompt", 0) and f"pp{row['n_prompt']}+tg{row['n_gen']}" or f"tg{row['n_gen']}": row["avg_ts"]
-            for row in json.loads(out)}
+def report(args, times: dict, folders: dict, llamas: dict[str, LlamaBench], ntok: float, first: str) -> None:
+    print(f"\n{args.prompts} prompts (~{ntok:.0f} tokens) x {args.tokens} new tokens, greedy, single stream, "
+          f"{args.rounds} rounds, engines alternating prompt by prompt; model {args.model.relative_to(ROOT) if args.model.is_relative_to(ROOT) else args.model}"
+          f"; load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print(f"{'engine':<44}{'first token ms':>15}{'decode tok/s':>13}{'generated tok/s':>16}{'vs ' + first:>13}"
+          f"{'vs fp32':>9}{'MB':>6}")
+    rows = {}
+    for name, runs in times.items():
+        rows[name] = {"first_token_ms": 1000 * sum(f for f, _ in runs) / len(runs),
+                      "decode": (args.tokens - 1) * len(runs) / sum(t - f for f, t in runs),
+                      "generated": args.tokens * len(runs) / sum(t for _, t in runs)}
+    for name, llama in llamas.items():
+        rows[name] = llama.figures()
+    for name, row in rows.items():
+        folder = folders.get(name)
+        size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() or p.is_symlink()) / 1e6 if folder \
+            else (llamas[name].gguf.stat().st_size / 1e6 if name in llamas else
+                  sum(p.stat().st_size for p in args.model.rglob("*.safetensors")) / 1e6)
+        print(f"{name:<44}{row['first_token_ms']:>15.1f}{row['decode']:>13.1f}{row['generated']:>16.1f}"
+              f"{row['decode'] / rows[first]['decode']:>12.2f}x"
+              + (f"{row['decode'] / rows['transformers fp32']['decode']:>8.2f}x" if "transformers fp32" in rows else "")
+              + f"{size:>6.0f}")
+    if not llamas:
+        print("llama.cpp: not measured (pass --llama-bench PATH; bash benchmarks/build_llama_bench.sh builds it from "
+              "the llama.cpp vendored in the llama-cpp-python sdist, ~15 minutes on 2 cores)")
+        return
+    for name, llama in llamas.items():
+        theirs = rows[name]
+        print(f"vs {name}: llama-bench itself reports {theirs['llama_bench_pg_ts']:.1f} tok/s for "
+              f"pp{llama.prompt_tokens}+tg{args.tokens} (it counts the prompt tokens too)")
+        for engine in [n for n in rows if n not in llamas and n != "transformers fp32"]:
+            ours = rows[engine]
+            print(f"  {engine:<42} decode only {ours['decode'] / theirs['decode']:.2f}x (tg{args.tokens}), generated "
+                  f"{ours['generated'] / theirs['generated']:.2f}x (pp{llama.prompt_tokens}+tg{args.tokens})")
 
 
 def main() -> None:
@@ -156,8 +191,14 @@ def main() -> None:
     parser.add_argument("--prompts", type=int, default=8)
     parser.add_argument("--tokens", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--threads", default="1,2", help="intra_op_num_threads variants of the first target")
+    parser.add_argument("--variants", default="threads=1,threads=2",
+                        help=f"options tried on the first target: 'all' or some of {', '.join(VARIANTS)}")
+    parser.add_argument("--keep", default=None, help="build into this folder, keep it, reuse what it holds "
+                        "(only with the same model, params and variants)")
+    parser.add_argument("--no-transformers", action="store_true", help="ONNX engines only (options side by side)")
+    parser.add_argument("--quality", type=int, default=0, help="macro-F1 of each ONNX engine on N validation rows")
     parser.add_argument("--llama-bench", default=None, help="path to llama.cpp's llama-bench binary")
+    parser.add_argument("--llama-threads", default="", help="llama-bench -t values, e.g. 1,2 (default: its own)")
     parser.add_argument("--adapter-cost", action="store_true",
                         help="also time the first target with a separate LoRA adapter (train.lora's shape), on and off")
     parser.add_argument("--check-fp32", type=int, default=0, help="greedy agreement of cpu-fp32 on N prompts")
@@ -166,58 +207,36 @@ def main() -> None:
     params = validate_params(yaml.safe_load((ROOT / "params.yaml").read_text()))
     bundle = ModelBundle(path=args.model)
     prompts = prompts_for(bundle, args.prompts)
-    scratch = Path(tempfile.mkdtemp(prefix="slmops-bench-"))
-    engines = {"transformers fp32": TorchEngine(bundle)}
-    folders = {}
+    ntok = sum(len(bundle.tokenizer(p)["input_ids"]) for p in prompts) / len(prompts)
+    first = args.targets.split(",")[0]
+    scratch = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="slmops-bench-"))
+    print(f"load average at start {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs", flush=True)
     try:
-        for target in args.targets.split(","):
-            options = params.export.target_options[target]
-            folders[target] = scratch / target
-            started = time.perf_counter()
-            run_builder(args.model, folders[target], target, options, builder_extra_options(options))
-            print(f"built {target} in {time.perf_counter() - started:.1f} s", flush=True)
-            engines[target] = OnnxEngine(folders[target], bundle.tokenizer)
-        first = args.targets.split(",")[0]
-        for threads in [int(t) for t in args.threads.split(",") if t]:
-            engines[f"{first} threads={threads}"] = OnnxEngine(with_threads(folders[first], threads, scratch),
-                                                              bundle.tokenizer)
-        if args.adapter_cost:
-            separate = separate_adapter_model(args.model, first, params.export.target_options[first],
-                                              params.train.lora, scratch)
-            folders[f"{first}-separate"] = separate
-            engines[f"{first}-separate adapter on"] = AdapterEngine(separate, bundle.tokenizer, "tuned")
-            engines[f"{first}-separate adapter off"] = AdapterEngine(separate, bundle.tokenizer, None)
-            adapter_mb = (separate / "adapters/tuned.onnx_adapter").stat().st_size / 1e6
-            print(f"separate {first}: base {sum(p.stat().st_size for p in separate.glob('model.onnx*')) / 1e6:.1f} MB, "
-                  f"adapter r={params.train.lora.r} {adapter_mb:.1f} MB", flush=True)
+        engines, folders = build_engines(args, params, bundle, scratch)
+        llamas = {f"llama.cpp Q4_1 -t {t}" if t else "llama.cpp Q4_1": LlamaBench(args.llama_bench, round(ntok), args.tokens, t)
+                  for t in ([int(t) for t in args.llama_threads.split(",") if t] or [None])} if args.llama_bench else {}
         for engine in engines.values():  # warm-up, untimed
             engine.run(prompts[0], 4)
         times = {name: [] for name in engines}
-        for _ in range(args.rounds):
-            for name, engine in engines.items():
-                started = time.perf_counter()
-                times[name] += [engine.run(p, args.tokens) for p in prompts]
-                print(f"  {name}: {time.perf_counter() - started:.1f} s", flush=True)
-        ntok = sum(len(bundle.tokenizer(p)["input_ids"]) for p in prompts) / len(prompts)
-        print(f"\n{len(prompts)} prompts (~{ntok:.0f} tokens) x {args.tokens} new tokens, greedy, single stream, "
-              f"{args.rounds} rounds alternating; model {args.model.relative_to(ROOT)}")
-        print(f"{'engine':<34}{'first token ms':>15}{'decode tok/s':>14}{'generated tok/s':>17}{'vs fp32':>9}{'MB':>7}")
-        base = None
-        for name, runs in times.items():
-            first_ms = 1000 * sum(f for f, _ in runs) / len(runs)
-            decode = (args.tokens - 1) * len(runs) / sum(t - f for f, t in runs)
-            generated = args.tokens * len(runs) / sum(t for _, t in runs)
-            base = base or decode
-            target = name.split(" ")[0]
-            size = sum(p.stat().st_size for p in folders[target].rglob("*") if p.is_file()) / 1e6 \
-                if target in folders else sum(p.stat().st_size for p in args.model.rglob("*.safetensors")) / 1e6
-            print(f"{name:<34}{first_ms:>15.1f}{decode:>14.1f}{generated:>17.1f}{decode / base:>8.2f}x{size:>7.0f}")
-        if args.llama_bench:
-            for test, rate in llama_bench(args.llama_bench, args.tokens, round(ntok)).items():
-                print(f"{'llama.cpp ' + test:<28}{'':>15}{rate:>14.1f}")
-        else:
-            print("llama.cpp: not measured (pass --llama-bench PATH; llama-bench builds from the vendored llama.cpp in "
-                  "the llama-cpp-python sdist with cmake, ~15 minutes on 2 cores)")
+        # Alternate per prompt, not per engine: on a shared machine the load drifts within seconds, and each
+        # slot (one prompt through every engine, llama-bench once) sees about the same load; the order rotates.
+        names = list(engines) + list(llamas)
+        for number in range(args.rounds):
+            started = time.perf_counter()
+            for slot, prompt in enumerate(prompts):
+                shift = (number * len(prompts) + slot) % len(names)
+                for name in names[shift:] + names[:shift]:
+                    if name in llamas:
+                        llamas[name].round()
+                    else:
+                        times[name].append(engines[name].run(prompt, args.tokens))
+            print(f"  round {number + 1}: {time.perf_counter() - started:.1f} s, load average {os.getloadavg()[0]:.1f}",
+                  flush=True)
+        report(args, times, folders, llamas, ntok, first)
+        if args.quality:
+            print(f"\nquality on the first {args.quality} validation rows (evaluate params; greedy):")
+            for name, (f1, same) in quality(folders, bundle, params, args.quality, first).items():
+                print(f"{name:<44} macro-F1 {f1:.3f}   same answer as {first}: {same:.1%}")
         if args.check_fp32 and "cpu-fp32" in folders:
             check = prompts_for(bundle, args.check_fp32)
             from slmops.modeling.genai import GenaiModel
@@ -227,7 +246,8 @@ def main() -> None:
             same = sum(a == b for a, b in zip(expected, got))
             print(f"cpu-fp32 greedy output (16 tokens) equal to transformers fp32 on {same}/{len(check)} prompts")
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 if __name__ == "__main__":

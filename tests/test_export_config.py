@@ -103,3 +103,11 @@ def test_builder_options_come_from_the_typed_fields():
     assert extra == ["fuse_qkv=false", "block_size=64", "accuracy_level=4",
                      "nodes_to_exclude=/lm_head/MatMul,/model/layers.0/attn/q_proj/lora_A/MatMul"]
     assert builder_extra_options(TargetParams(precision="fp32", execution_provider="cpu")) == []
+
+
+def test_a_fused_mlp_cannot_carry_separate_adapters(params):
+    params["export"].update(adapters="separate", targets=["cpu-fp32"])
+    params["train"]["quantization_aware"] = None
+    params["export"]["target_options"]["cpu-fp32"]["builder_options"] = {"fuse_mlp_gate_up": True}
+    assert ("adapters: separate with target cpu-fp32: the builder cannot fuse the MLP's gate/up projections"
+            in _error(params))

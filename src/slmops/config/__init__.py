@@ -14,7 +14,7 @@ from pydantic import model_validator
 from slmops.config.base import EMBEDDED_MODEL, Section, parse
 from slmops.config.data import BaseModelParams, DataParams, SplitParams, TemplateParams
 from slmops.config.evaluate import EvaluateParams, GenerationParams
-from slmops.config.export import ExportParams, SpeedParams, TargetParams
+from slmops.config.export import ExportParams, SpeedParams, TargetParams, check_float_weights
 from slmops.config.lineage import LineageParams, MlflowParams
 from slmops.config.report import ReportParams
 from slmops.config.train import LoraParams, QuantizationAwareParams, TrainParams
@@ -41,6 +41,7 @@ class Params(Section):
     @model_validator(mode="after")
     def _int4_targets_match_the_training_grid(self) -> Params:
         aware = self.train.quantization_aware
+        check_float_weights(self.export, self.train.method, aware)
         int4 = [t for t in self.export.targets if self.export.target_options[t].precision == "int4"]
         if self.export.adapters == "separate" and int4 and getattr(aware, "target", "merged") != "base":
             # A separate adapter runs as x @ Q(W) + x @ BA: only training against exactly that keeps it.

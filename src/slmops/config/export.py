@@ -101,6 +101,10 @@ class ExportParams(Section):
     extra_adapters: list[str] = Field(default_factory=list)
     # A target whose F1 falls more than this below the PyTorch fine-tuned model fails its stage.
     max_quality_drop: float = Field(0.03, ge=0.0, le=1.0)
+    # What fp32/fp16/bf16 targets hold when quantization-aware training rounded the merged weights onto the
+    # int4 grid. merged_model: those weights, as PyTorch was evaluated with. unrounded: base + adapter merged
+    # without rounding (lora/dora). Int4/int8 targets always use the merged model.
+    float_weights: Literal["merged_model", "unrounded"] = "merged_model"
 
     @model_validator(mode="after")
     def _every_target_has_supported_options(self) -> ExportParams:
@@ -114,6 +118,10 @@ class ExportParams(Section):
                 provider = self.target_options[name].execution_provider
                 if SEPARATE_ADAPTERS[provider] != "supported":
                     raise ValueError(f"adapters: separate with target {name}: {SEPARATE_ADAPTERS[provider]}")
+                if self.target_options[name].builder_options.get("fuse_mlp_gate_up") is True:
+                    raise ValueError(f"adapters: separate with target {name}: the builder cannot fuse the MLP's "
+                                     "gate/up projections when they carry LoRA branches; remove fuse_mlp_gate_up "
+                                     f"from export.target_options.{name}.builder_options")
         elif self.extra_adapters:
             raise ValueError("extra_adapters need adapters: separate (merged weights hold one adapter only)")
         for adapter in self.extra_adapters:
@@ -121,3 +129,11 @@ class ExportParams(Section):
                 raise ValueError(f"extra_adapters: '{adapter}' is not a valid adapter name (letters, digits, . _ -; "
                                  "'tuned' is the pipeline's own adapter)")
         return self
+
+
+def check_float_weights(export: ExportParams, method: str, quantization_aware: object) -> None:
+    """`float_weights: unrounded` needs an adapter to merge again: full fine-tuning saves only rounded weights."""
+    if export.float_weights == "unrounded" and quantization_aware is not None and method == "full":
+        raise ValueError("export.float_weights: unrounded merges the adapter without int4 rounding, but "
+                         "train.method full trains no adapter and keeps only the rounded weights: set "
+                         "export.float_weights: merged_model, or train.quantization_aware: null")

@@ -6,15 +6,38 @@ from typing import Any
 
 from slmops.config import TargetParams
 
-WEIGHTS_NOTE = {
+QUANTIZED_NOTE = {
     "int4": "int4 weights (MatMulNBits, symmetric, block {block}). With quantization-aware training the merged "
             "weights already lie on this grid, so the int4 model holds the weights PyTorch was evaluated with.",
     "int8": "int8 weights (MatMulNBits 8-bit, block {block}). Weights on the int4 grid of quantization-aware "
             "training are represented exactly in int8 (each int4 step is 16 int8 steps).",
-    "fp16": "fp16 weights. With quantization-aware training they are the int4-grid values, held in fp16.",
-    "bf16": "bf16 weights. With quantization-aware training they are the int4-grid values, held in bf16.",
-    "fp32": "fp32 weights, exactly the merged PyTorch weights (with quantization-aware training: the int4-grid values).",
 }
+
+
+def weights_note(options: TargetParams, identity: dict[str, Any]) -> str:
+    """What the target's weights are: quantized, or for float targets, which float values they hold."""
+    if options.precision in QUANTIZED_NOTE:
+        return QUANTIZED_NOTE[options.precision].format(block=options.block_size)
+    precision, aware = options.precision, identity.get("quantization_aware")
+    if identity["adapter_mode"] == "separate":
+        return (f"{precision} weights: the base model's own weights, not rounded, with each adapter applied at run "
+                "time" + (" (trained against the int4-rounded base for int4 targets)." if aware else "."))
+    if not aware or identity["method"] == "qlora":
+        return f"{precision} weights: exactly the merged PyTorch weights (trained without int4 rounding)."
+    if identity.get("float_weights") == "unrounded":
+        return (f"{precision} weights: base + adapter merged without int4 rounding (`export.float_weights: "
+                "unrounded`). The adapter was trained quantization-aware, so these are not the weights PyTorch "
+                "was evaluated with: compare the measured quality below with the int4 target's.")
+    block, unrounded = aware.get("block_size", 32), "For base + adapter merged without rounding, set " \
+        "`export.float_weights: unrounded`."
+    if aware.get("target") == "base":
+        return (f"{precision} weights: the base weights rounded onto the int4 grid (block {block}) by "
+                "quantization-aware training (`train.quantization_aware.target: base`), plus the adapter merged in "
+                f"float, as PyTorch was evaluated with. {unrounded}")
+    return (f"{precision} weights holding int4-grid values: quantization-aware training (`train.quantization_aware`) "
+            f"rounded every merged weight onto the int4 grid (block {block}), and PyTorch was evaluated with those "
+            f"weights. This target computes what the int4 target computes, at {precision} size and speed (its "
+            f"activations stay float). {unrounded}")
 
 
 def render_model_card(target: str, options: TargetParams, identity: dict[str, Any],
@@ -30,7 +53,7 @@ def render_model_card(target: str, options: TargetParams, identity: dict[str, An
         f"| quantization-aware training | {identity['quantization_aware'] or 'off'} |",
         f"| precision | {options.precision} |",
         f"| execution provider | {options.execution_provider} |",
-        "", WEIGHTS_NOTE[options.precision].format(block=options.block_size), "",
+        "", weights_note(options, identity), "",
         "## Run it", "", "```bash",
         f"slmops generate --target {target}" + (" --adapter tuned" if mode == "separate" else "") + ' "play some jazz"',
         "```", "", "```python", "import onnxruntime_genai as og",

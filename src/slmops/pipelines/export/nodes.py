@@ -23,6 +23,7 @@ from slmops.modeling.model_card import render_model_card
 from slmops.modeling.onnx_adapters import (adapter_tensors, lora_float_nodes, make_lora_inputs,
                                            write_onnx_adapter)
 from slmops.modeling.onnx_targets import builder_extra_options, check_structure, target_options
+from slmops.modeling.unrounded_merge import merge_unrounded, needs_unrounded_merge
 
 log = logging.getLogger(__name__)
 OWN_ADAPTER = "tuned"
@@ -44,10 +45,18 @@ def run_builder(source: Path, staging: Path, target: str, options: TargetParams,
                          str(cache), **prepared)
     except Exception as error:
         tail = "\n".join(builder_output.getvalue().splitlines()[-20:])
-        raise UnsupportedError(f"the ONNX model builder failed for target '{target}' "
-                               f"({options.precision}, {options.execution_provider}): {error}\n{tail}") from error
+        raise UnsupportedError(f"the ONNX model builder failed for target '{target}' ({options.precision}, "
+                               f"{options.execution_provider}, architecture {_architecture(source)}): {error}\n{tail}"
+                               ) from error
     finally:
         shutil.rmtree(cache, ignore_errors=True)
+
+
+def _architecture(source: Path) -> str:
+    try:
+        return ", ".join(json.loads((Path(source) / "config.json").read_text(encoding="utf-8"))["architectures"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return "unknown (no readable config.json)"
 
 
 def adapter_folders(adapter: Path, extra_adapters_dir: Path, names: list[str]) -> dict[str, Path]:
@@ -81,10 +90,16 @@ def build_onnx_model(merged_model: ModelBundle, base_model: ModelBundle, adapter
     params: ExportParams = parse(ExportParams, export_params, "export")
     options = target_options(params, target)
     staging = Path(tempfile.mkdtemp(prefix=f"slmops-onnx-{target}-"))
+    unrounded = None
     started = time.perf_counter()
     try:
         if params.adapters == "merged":
-            run_builder(merged_model.path, staging, target, options, builder_extra_options(options))
+            source = merged_model.path
+            if needs_unrounded_merge(params.float_weights, options.precision, params.adapters, train_params):
+                unrounded = Path(tempfile.mkdtemp(prefix=f"slmops-unrounded-{target}-"))
+                source = merge_unrounded(base_model.path, adapter, merged_model.path, unrounded,
+                                         base_model.trust_remote_code)
+            run_builder(source, staging, target, options, builder_extra_options(options))
             adapters: list[str] = []
         else:
             folders = adapter_folders(adapter, extra_adapters_dir, params.extra_adapters)
@@ -95,7 +110,8 @@ def build_onnx_model(merged_model: ModelBundle, base_model: ModelBundle, adapter
         check_structure(staging, options)
         identity = {"base_model": base_model_params.get("name_or_path", "unknown"),
                     "method": train_params.get("method", "lora"),
-                    "quantization_aware": train_params.get("quantization_aware"), "adapter_mode": params.adapters}
+                    "quantization_aware": train_params.get("quantization_aware"), "adapter_mode": params.adapters,
+                    "float_weights": "unrounded" if unrounded else "merged_model"}
         (staging / "README.md").write_text(render_model_card(target, options, identity, adapters), encoding="utf-8")
         # What evaluate_onnx needs to write the complete card, without reading train/base_model params itself.
         (staging / "model_card.json").write_text(json.dumps({"identity": identity, "adapters": adapters}, indent=2)
@@ -103,5 +119,8 @@ def build_onnx_model(merged_model: ModelBundle, base_model: ModelBundle, adapter
     except (SlmopsError, OSError, RuntimeError, ValueError):
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    finally:
+        if unrounded is not None:
+            shutil.rmtree(unrounded, ignore_errors=True)
     log.info("Built %s in %.1f s", target, time.perf_counter() - started)
     return staging
