@@ -105,7 +105,7 @@ def test_the_trainer_trains_in_the_precision_asked_and_records_it(tmp_path, tiny
     shipped, made = run.training_arguments, []
     monkeypatch.setattr(run, "training_arguments", lambda *a, **k: made.append(shipped(*a, **k)) or made[-1])
     records = [dict(r, id=f"r{i}", source_line=i + 1) for i, r in enumerate(snips_rows[:40])]
-    examples = apply_template(records, TEMPLATE, DATA, ModelBundle(model=object(), tokenizer=smollm2_tokenizer))
+    examples = list(apply_template(records, TEMPLATE, DATA, ModelBundle(model=object(), tokenizer=smollm2_tokenizer)))
     _, _, metrics, _, _ = train_tiny(tmp_path, tiny_model_dir, examples, max_steps=1, precision=requested)
     assert metrics["precision"] == requested and metrics["compute_dtype"] == "float32"  # CPU weights stay fp32
     assert made[0].bf16 is (requested == "bf16")
