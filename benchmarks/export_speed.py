@@ -37,7 +37,7 @@ from slmops.pipelines.export.nodes import run_builder  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from export_variants import VARIANTS, LlamaBench, variant_options, with_session_options  # noqa: E402
-from speed_engines import AdapterEngine, OnnxEngine, TorchEngine  # noqa: E402
+from speed_engines import OnnxEngine, TorchEngine  # noqa: E402
 
 FALLBACK_PROMPTS = ["play some jazz from the seventies", "will it rain in Paris tomorrow",
                     "add this song to my workout playlist", "book a table for four at an italian place tonight",
@@ -115,8 +115,8 @@ def build_engines(args, params, bundle, scratch: Path) -> tuple[dict, dict]:
         separate = separate_adapter_model(args.model, first, params.export.target_options[first],
                                           params.train.lora, scratch)
         folders[f"{first}-separate adapter on"] = folders[f"{first}-separate adapter off"] = separate
-        engines[f"{first}-separate adapter on"] = AdapterEngine(separate, bundle.tokenizer, "tuned")
-        engines[f"{first}-separate adapter off"] = AdapterEngine(separate, bundle.tokenizer, None)
+        engines[f"{first}-separate adapter on"] = OnnxEngine(separate, bundle.tokenizer, "tuned")
+        engines[f"{first}-separate adapter off"] = OnnxEngine(separate, bundle.tokenizer)
         adapter_mb = (separate / "adapters/tuned.onnx_adapter").stat().st_size / 1e6
         print(f"separate {first}: base {sum(p.stat().st_size for p in separate.glob('model.onnx*')) / 1e6:.1f} MB, "
               f"adapter r={params.train.lora.r} {adapter_mb:.1f} MB", flush=True)

@@ -8,20 +8,18 @@ from pathlib import Path
 
 
 class OnnxEngine:
-    def __init__(self, folder: Path, tokenizer):
-        import onnxruntime_genai as og
+    """An onnxruntime-genai model (with ``adapter``, that separate adapter active), set up as the pipeline's
+    `GenaiModel` sets up every request."""
 
-        self.og, self.tokenizer = og, tokenizer
-        self.model = og.Model(str(folder))
+    def __init__(self, folder: Path, tokenizer, adapter: str | None = None):
+        from slmops.modeling.genai import GenaiModel
+
+        self.genai = GenaiModel(Path(folder), tokenizer, adapter=adapter)
 
     def run(self, prompt: str, new_tokens: int) -> tuple[float, float]:
-        ids = self.tokenizer(prompt)["input_ids"]
-        params = self.og.GeneratorParams(self.model)
-        params.set_search_options(max_length=len(ids) + new_tokens, min_length=len(ids) + new_tokens, do_sample=False)
-        generator = self.og.Generator(self.model, params)
-        self.activate(generator)
+        ids = self.genai.prompt_ids(prompt)
         started = time.perf_counter()
-        generator.append_tokens(ids)
+        generator = self.genai.generator(ids, new_tokens, exact=True)  # the prompt goes in here
         generator.generate_next_token()
         first = time.perf_counter() - started
         while not generator.is_done():
@@ -29,24 +27,6 @@ class OnnxEngine:
         total = time.perf_counter() - started
         del generator
         return first, total
-
-    def activate(self, generator) -> None:
-        """Set up a new generator before timing starts (nothing for a plain model)."""
-
-
-class AdapterEngine(OnnxEngine):
-    """A separate-adapter model with one adapter active (or none: the base alone)."""
-
-    def __init__(self, folder: Path, tokenizer, adapter: str | None):
-        super().__init__(folder, tokenizer)
-        self.adapter = adapter
-        if adapter:
-            self.adapters = self.og.Adapters(self.model)
-            self.adapters.load(str(folder / "adapters" / f"{adapter}.onnx_adapter"), adapter)
-
-    def activate(self, generator) -> None:
-        if self.adapter:
-            generator.set_active_adapter(self.adapters, self.adapter)
 
 
 class TorchEngine:

@@ -37,7 +37,7 @@ class GenaiModel:
         self.adapters.load(str(path), name)
         self.adapter = name
 
-    def _generator(self, prompt_ids: list[int], new_tokens: int, exact: bool,
+    def generator(self, prompt_ids: list[int], new_tokens: int, exact: bool,
                    search_options: dict[str, Any] | None = None) -> Any:
         params = self._og.GeneratorParams(self.model)
         total = len(prompt_ids) + new_tokens
@@ -49,7 +49,7 @@ class GenaiModel:
         generator.append_tokens(prompt_ids)
         return generator
 
-    def _prompt_ids(self, prompt: str) -> list[int]:
+    def prompt_ids(self, prompt: str) -> list[int]:
         return self.tokenizer(prompt, add_special_tokens=True)["input_ids"]
 
     def generate(self, prompts: list[str], max_new_tokens: int, desc: str = "generate (onnx)") -> list[str]:
@@ -67,9 +67,9 @@ class GenaiModel:
 
         outputs = []
         for prompt in tqdm(prompts, desc=desc, unit="prompt"):
-            ids = self._prompt_ids(prompt)
+            ids = self.prompt_ids(prompt)
             options = genai_search_options(settings, len(ids) + max_new_tokens) if settings is not None else None
-            generator = self._generator(ids, max_new_tokens, exact=False, search_options=options)
+            generator = self.generator(ids, max_new_tokens, exact=False, search_options=options)
             while not generator.is_done():
                 generator.generate_next_token()
             new_ids = list(generator.get_sequence(0))[len(ids):]
@@ -87,9 +87,9 @@ class GenaiModel:
         """Single-stream greedy decode of exactly ``new_tokens`` per prompt."""
         generated, seconds, first_token_ms = 0, 0.0, []
         for prompt in prompts:
-            ids = self._prompt_ids(prompt)
+            ids = self.prompt_ids(prompt)
             started = time.perf_counter()
-            generator = self._generator(ids, new_tokens, exact=True)
+            generator = self.generator(ids, new_tokens, exact=True)
             generator.generate_next_token()
             first_token_ms.append((time.perf_counter() - started) * 1000)
             while not generator.is_done():
