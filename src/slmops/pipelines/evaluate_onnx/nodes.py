@@ -38,10 +38,6 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3  # kilobytes on Linux
 
 
-def _mean(runs: list[dict[str, float]]) -> dict[str, float]:
-    return {key: sum(run[key] for run in runs) / len(runs) for key in runs[0]}
-
-
 def onnx_decode_speed(onnx: GenaiModel, prompts: list[str], new_tokens: int,
                       without_adapter: GenaiModel | None = None) -> dict[str, dict[str, float]]:
     """Decode speed of the target (and of its base without the adapter, when separate).
