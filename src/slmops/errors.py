@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 class SlmopsError(Exception):
     """An error caused by the user's input or configuration, not by a bug.
@@ -16,12 +18,23 @@ class InputDataError(SlmopsError):
     def __init__(self, source: str, message: str, *, line: int | None = None, field: str | None = None,
                  unit: str = "line"):
         self.source, self.line, self.field = source, line, field
-        where = source
+        where = _shown(source)
         if line is not None:
             where += f", {unit} {line}"  # "row" for tables and HF datasets, where lines mean nothing
         if field is not None:
             where += f", field '{field}'"
         super().__init__(f"{where}: {message}")
+
+
+def _shown(source: str) -> str:
+    """A path inside the working directory as the user would type it (Kedro hands datasets absolute paths)."""
+    path = Path(source)
+    if path.is_absolute():
+        try:
+            return str(path.relative_to(Path.cwd()))
+        except ValueError:
+            pass
+    return source
 
 
 class ConfigError(SlmopsError):
