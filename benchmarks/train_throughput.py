@@ -17,6 +17,8 @@ Variants (same LoRA r16 all-linear, learning rate, schedule, warmup, batch, step
   fp32     the same with train.precision: fp32 (what a CPU without AVX512-BF16/AMX gets)
   plain    the same without quantization-aware training (train.quantization_aware: null), to compare
            validation loss with TRL's plain LoRA on the same footing
+  before   shipped, with the int4 rounding it shipped before 2026-11-27 patched in (bit-equal results,
+           slower: see benchmarks/int4_rounding_speed.py)
   trl      TRL SFTTrainer at its own defaults otherwise (bf16 autocast where available, its collator,
            completion-only loss), plain LoRA
 What shipped before the levers (autograd through fake_quantize, whole rows) cannot be reached
@@ -45,7 +47,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 VALIDATION_ROWS = 64
 FLOPS_PER_TOKEN = 4 * 134.5e6  # LoRA: forward 2N + input-gradient 2N multiply-adds per token (no weight grads)
-VARIANTS = ("shipped", "fp32", "plain", "trl")
+VARIANTS = ("shipped", "fp32", "plain", "before", "trl")
 
 
 def _params() -> dict[str, Any]:
@@ -136,6 +138,12 @@ def run_slmops(folder: Path, variant: str) -> dict[str, Any]:
         params["precision"] = "fp32"
     elif variant == "plain":
         params["quantization_aware"] = None
+    elif variant == "before":
+        from int4_rounding_speed import rounding_before
+
+        from slmops.modeling import quantization
+
+        quantization.round_to_int4_grid = lambda weight, block_size, in_place=False: rounding_before(weight, block_size)
     with tempfile.TemporaryDirectory() as scratch:
         job = TrainJob(base_model=str(folder / "base"), train_split=str(folder / "train.jsonl"),
                        validation_split=str(folder / "validation.jsonl"), params=params,

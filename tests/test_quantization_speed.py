@@ -4,24 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from int4_references import onnxruntime_int4
 
 from slmops.modeling.quantization import fake_quantize, quantized_lora_linear, round_to_int4_grid
-
-
-def _onnxruntime_int4(weight: np.ndarray, block_size: int) -> np.ndarray:
-    """onnxruntime's own symmetric int4 quantize, dequantized (the reference); any in_features."""
-    from onnxruntime.capi._pybind_state import quantize_matmul_4bits
-
-    out_features, in_features = weight.shape
-    blocks = -(-in_features // block_size)
-    packed = np.zeros((out_features, blocks, block_size // 2), dtype="uint8")
-    zero_points = np.zeros((out_features, (blocks + 1) // 2), dtype="uint8")
-    scales = np.zeros((out_features, blocks), dtype=np.float32)
-    quantize_matmul_4bits(packed, np.ascontiguousarray(weight.T), scales, zero_points, block_size,
-                          out_features, in_features, True)
-    codes = np.stack([packed & 0x0F, packed >> 4], axis=-1).reshape(out_features, blocks, block_size)
-    dequantized = (codes.astype(np.float32) - 8.0) * scales[:, :, None]
-    return dequantized.reshape(out_features, -1)[:, :in_features]
 
 
 @pytest.mark.parametrize(("shape", "block_size"), [((192, 576), 32), ((96, 1536), 32), ((64, 80), 32),
@@ -35,7 +20,7 @@ def test_rounding_is_onnxruntimes_bit_for_bit(shape, block_size):
     on_a_grid[0, :block_size] = 0.0  # an all-zero block
     for candidate in (weight, on_a_grid):
         ours = round_to_int4_grid(candidate.clone(), block_size)
-        assert np.array_equal(ours.numpy(), _onnxruntime_int4(candidate.numpy(), block_size))
+        assert np.array_equal(ours.numpy(), onnxruntime_int4(candidate.numpy(), block_size))
     assert torch.equal(round_to_int4_grid(ours, block_size), ours)  # the grid is a fixed point
 
 
