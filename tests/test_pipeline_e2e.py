@@ -96,6 +96,28 @@ def test_an_added_target_builds_only_that_target(project):
     assert not changed & {"export@cpu-int4", "evaluate_onnx@cpu-int4", "train", "evaluate"}
 
 
+def _stages_changed_by_editing(project: Path, module: str) -> set[str]:
+    source = project / module
+    original = source.read_text()
+    source.write_text(original + "\n# edited\n")
+    try:
+        return set(json.loads(run(project, "dvc", "status", "--json").stdout))
+    finally:
+        source.write_text(original)
+
+
+def test_an_edited_module_reruns_each_stage_that_runs_it(project):
+    # Only the report uses git_revision.py, but every stage imports it through the datasets package's __init__.
+    every_stage = {"base_model", "ingest", "template", "split", "train", "evaluate", "report"} | {
+        f"{stage}@{target}" for stage in ("export", "evaluate_onnx") for target in ("cpu-int4", "webgpu-int4")}
+    assert _stages_changed_by_editing(project, "src/slmops/datasets/git_revision.py") == every_stage
+    # evaluate_onnx lists modeling/ whole; the stages before it list the modules they run, so a change to ONNX
+    # scoring reruns only the scoring.
+    scoring = _stages_changed_by_editing(project, "src/slmops/modeling/onnx_quality.py")
+    assert scoring == {"evaluate_onnx@cpu-int4", "evaluate_onnx@webgpu-int4"}
+    assert "train" in _stages_changed_by_editing(project, "src/slmops/modeling/encoding.py")
+
+
 def test_a_row_missing_a_template_field_names_file_line_and_field(project):
     with edited_params(project, {"template.prompt": "{text} ({channel})"}):
         result = run(project, "kedro", "run", "--pipelines", "template", check=False)

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Wall time of `dvc repro` and `dvc status` when nothing changed (invariant: repro <= 2 s), median of N runs each,
+# alternating. Run it after a whole pipeline run, on a quiet machine.
+# Usage: bash benchmarks/noop_time.sh [N=5]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/.venv/bin:$PATH" KEDRO_DISABLE_TELEMETRY=true DO_NOT_TRACK=1
+runs=${1:-5}
+# DVC parses dvc.lock and params.yaml with ruamel.yaml, ~4x slower without its C parser (ruamel.yaml.clib).
+python -c 'from ruamel.yaml.main import CParser; print("ruamel.yaml C parser:", "yes" if CParser else "NO (pure Python)")'
+dvc status | grep -q "up to date" || { echo "error: dvc status is not up to date; run dvc repro first" >&2; exit 1; }
+time_ms() {  # wall milliseconds of one command, its output discarded
+  local start=$(date +%s%N)
+  "$@" > /dev/null 2>&1
+  echo $(( ($(date +%s%N) - start) / 1000000 ))
+}
+repro=() status=()
+for _ in $(seq "$runs"); do
+  repro+=("$(time_ms dvc repro)")
+  status+=("$(time_ms dvc status)")
+done
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {m=a[int((NR+1)/2)]; printf "%d.%03d s", m/1000, m%1000}'; }
+echo "dvc repro, nothing changed:  median $(median "${repro[@]}") of $runs (${repro[*]} ms)   target <= 2 s"
+echo "dvc status, nothing changed: median $(median "${status[@]}") of $runs (${status[*]} ms)"
+uptime
