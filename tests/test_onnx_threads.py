@@ -4,6 +4,7 @@ genai_config.json untouched), and recorded with the metrics it was measured with
 from __future__ import annotations
 
 import copy
+import json
 import os
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import yaml
 from slmops.config import validate_params
 from slmops.errors import ConfigError
 from slmops.modeling.bundle import ModelBundle
-from slmops.modeling.genai import GenaiModel, intra_op_threads, load_model
+from slmops.modeling.genai import GenaiModel, intra_op_threads, load_model, session_overlay
 from slmops.pipelines.evaluate_onnx.nodes import measure_onnx_model
 from test_export import EVAL_METRICS, EXPORT, PROMPTS, build, rows_with_pytorch_predictions, saved
 
@@ -49,6 +50,9 @@ def test_thread_settings_that_run(threads, expected):
 
 def test_what_each_setting_stands_for_here():
     assert intra_op_threads("auto") == CPUS and intra_op_threads(3) == 3 and intra_op_threads("default") is None
+    assert session_overlay("default") is None  # nothing overlaid: onnxruntime-genai's own choices
+    assert json.loads(session_overlay(2, spinning=False)) == {"model": {"decoder": {"session_options": {
+        "intra_op_num_threads": 2, "session.intra_op.allow_spinning": "0"}}}}
 
 
 def test_the_setting_reaches_the_session_and_leaves_the_folder_alone(onnx_folder):
@@ -69,16 +73,25 @@ def test_thread_counts_give_the_same_greedy_output(onnx_folder, tiny_model_dir):
     tokenizer = ModelBundle(path=tiny_model_dir).tokenizer
     outputs = {t: GenaiModel(onnx_folder, tokenizer, threads=t).generate(PROMPTS, max_new_tokens=6)
                for t in ("default", 1, 3)}
-    assert outputs["default"] == outputs[1] == outputs[3]
+    without_spinning = GenaiModel(onnx_folder, tokenizer, threads=3, spinning=False).generate(PROMPTS, max_new_tokens=6)
+    assert outputs["default"] == outputs[1] == outputs[3] == without_spinning
 
 
-@pytest.mark.parametrize(("threads", "count", "said"), [(2, 2, "threads `2` (2 intra-op threads)"),
-                                                        ("default", None, "threads `default` (onnxruntime-genai's")])
-def test_the_metrics_and_card_say_which_threads_were_used(onnx_folder, tiny_model_dir, threads, count, said):
+@pytest.mark.parametrize(("runtime", "count", "said"), [
+    ({"threads": 2, "spinning": False}, 2, "threads `2` (2 intra-op threads, idle threads sleep)"),
+    ({"threads": "default"}, None, "threads `default` (onnxruntime-genai's default count)")])
+def test_the_metrics_and_card_say_which_threads_were_used(onnx_folder, tiny_model_dir, runtime, count, said):
     bundle = ModelBundle(path=tiny_model_dir)
     rows, predictions = rows_with_pytorch_predictions(bundle)
-    export = {**EXPORT, "runtime": {"threads": threads}}
-    metrics, card = measure_onnx_model(onnx_folder, bundle, rows, predictions, {"max_new_tokens": 4}, export,
-                                       EVAL_METRICS, "cpu-fp32")
-    assert metrics["runtime"] == {"threads": threads, "intra_op_num_threads": count}
+    metrics, card = measure_onnx_model(onnx_folder, bundle, rows, predictions, {"max_new_tokens": 4},
+                                       {**EXPORT, "runtime": runtime}, EVAL_METRICS, "cpu-fp32")
+    assert metrics["runtime"] == {"threads": runtime["threads"], "intra_op_num_threads": count,
+                                  "spinning": runtime.get("spinning", True)}
     assert f"Measured with {said}" in card and "--threads auto" in card and "intra_op_num_threads" in card
+
+
+def test_spinning_is_true_or_false():
+    params = copy.deepcopy(yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8")))
+    params["export"]["runtime"] = {"threads": 2, "spinning": "sometimes"}
+    with pytest.raises(ConfigError, match="export.runtime.spinning: Input should be a valid boolean"):
+        validate_params(params)

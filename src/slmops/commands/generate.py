@@ -24,8 +24,8 @@ def default_system_prompt(params_file: Path = Path("params.yaml")) -> str | None
     return system if system and "{" not in system else None
 
 
-def default_threads(params_file: Path = Path("params.yaml")) -> str | int:
-    """export.runtime.threads from params.yaml (validated), else the shipped default."""
+def runtime_params(params_file: Path = Path("params.yaml")) -> Any:
+    """export.runtime from params.yaml (validated), else the shipped defaults."""
     import yaml
 
     from slmops.config import RuntimeParams, parse
@@ -33,7 +33,7 @@ def default_threads(params_file: Path = Path("params.yaml")) -> str | int:
     runtime = {}
     if params_file.is_file():
         runtime = (yaml.safe_load(params_file.read_text(encoding="utf-8")) or {}).get("export", {}).get("runtime", {})
-    return parse(RuntimeParams, runtime, "export.runtime").threads
+    return parse(RuntimeParams, runtime, "export.runtime")
 
 
 class Threads(click.ParamType):
@@ -63,14 +63,14 @@ def chat_prompt(folder: Path, user: str, system: str | None) -> str:
 
 
 def stream_generate(folder: Path, prompt: str, max_new_tokens: int, adapter: str | None,
-                    on_text: Callable[[str], Any], threads: str | int) -> dict[str, float]:
+                    on_text: Callable[[str], Any], threads: str | int, spinning: bool = True) -> dict[str, float]:
     """Greedy generation, each decoded piece handed to ``on_text`` as it comes; returns timings."""
     import onnxruntime_genai as og
 
     from slmops.modeling.genai import load_model
     from slmops.modeling.onnx_adapters import check_onnx_adapter, read_lora_inputs
 
-    model = load_model(folder, threads)
+    model = load_model(folder, threads, spinning)
     adapters = None
     if adapter is not None:
         path = folder / "adapters" / f"{adapter}.onnx_adapter"
@@ -120,11 +120,13 @@ def generate(prompt: str, target: str, adapter: str | None, system: str | None, 
             known = sorted(p.name for p in ONNX_ROOT.glob("*") if (p / "genai_config.json").is_file())
             raise InputDataError(str(folder), f"no exported model for target '{target}' (exported here: "
                                  f"{', '.join(known) or 'none'}; run `dvc repro export@{target}`)")
-        threads = threads if threads is not None else default_threads()
+        runtime = runtime_params()  # export.runtime.spinning applies too; --threads overrides the thread count
+        threads = threads if threads is not None else runtime.threads
         text = chat_prompt(folder, prompt, system if system is not None else default_system_prompt())
         try:
             stats = stream_generate(folder, text, max_new_tokens, adapter,
-                                    lambda piece: (sys.stdout.write(piece), sys.stdout.flush()), threads)
+                                    lambda piece: (sys.stdout.write(piece), sys.stdout.flush()), threads,
+                                    runtime.spinning)
         except RuntimeError as error:  # e.g. the target's provider is not on this machine
             raise UnsupportedError(f"target '{target}' does not run here: {str(error).strip()}") from error
     except SlmopsError as error:

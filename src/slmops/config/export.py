@@ -101,6 +101,10 @@ class RuntimeParams(Section):
     # auto: the CPUs this process may use (os.sched_getaffinity); default: onnxruntime-genai's own choice
     # (half the logical CPUs, at most 16); or a whole number of intra-op threads.
     threads: Literal["auto", "default"] | int = "auto"
+    # false: idle intra-op threads sleep instead of spin-waiting for work (onnxruntime's
+    # session.intra_op.allow_spinning "0"); costs a wake-up per operator, keeps several threads from starving a
+    # loaded machine. Matters only with more than one thread.
+    spinning: bool = True
 
     @field_validator("threads", mode="before")
     @classmethod

@@ -9,7 +9,8 @@ from slmops.config import TargetParams
 THREADS_NOTE = ("Threads are a load-time choice made on the machine that runs the model, so `genai_config.json` "
                 "names none: `--threads auto` (the CPUs this process may use), `default` (onnxruntime-genai's own "
                 "choice: half the logical CPUs) or a number; in Python, overlay the session options before loading "
-                "(the pipeline's own setting is `export.runtime.threads` in params.yaml).")
+                "(the pipeline's own setting is `export.runtime` in params.yaml; on a machine busy with other work, "
+                "`spinning: false` or one thread avoids threads starving each other).")
 
 QUANTIZED_NOTE = {
     "int4": "int4 weights (MatMulNBits, symmetric, block {block}). With quantization-aware training the merged "
@@ -102,8 +103,9 @@ def _measured(metrics: dict[str, Any]) -> list[str]:
         runtime = metrics["runtime"]
         count = runtime["intra_op_num_threads"]
         lines += ["", f"Measured with threads `{runtime['threads']}` ("
-                  + (f"{count} intra-op thread{'s' if count != 1 else ''})." if count else
-                     "onnxruntime-genai's default count).")]
+                  + (f"{count} intra-op thread{'s' if count != 1 else ''}" if count else
+                     "onnxruntime-genai's default count")
+                  + ("" if runtime.get("spinning", True) else ", idle threads sleep") + ")."]
     if "without_adapter" in decode:
         lines += ["", f"Without an active adapter: {decode['without_adapter']['tokens_per_second']} tokens/s "
                       f"(adapter files: {metrics.get('adapter_size_mb', 0)} MB)."]

@@ -79,8 +79,7 @@ def measure_onnx_model(onnx_model: Path, merged_model: ModelBundle, validation_e
     chain = markdown(merged_model_lineage) if merged_model_lineage else None
     rss_before = _rss_mb()
     started = time.perf_counter()
-    threads = export.runtime.threads
-    model, reason = load_genai_model(onnx_model, options, threads)
+    model, reason = load_genai_model(onnx_model, options, export.runtime)
     if model is None:
         metrics = _not_run(base, reason)
         return metrics, render_model_card(export_target, options, card_info["identity"], card_info["adapters"], metrics,
@@ -119,7 +118,8 @@ def measure_onnx_model(onnx_model: Path, merged_model: ModelBundle, validation_e
                                      "first_token_ms": round(speed["without_adapter"]["first_token_ms"], 1)}
     quality = {"onnx": onnx_scores, "pytorch": pytorch_scores, "delta": delta(onnx_scores, pytorch_scores)}
     # The session setting every figure here was measured with (a load-time choice, not part of the model folder).
-    runtime = {"threads": threads, "intra_op_num_threads": intra_op_threads(threads)}
+    runtime = {"threads": export.runtime.threads, "intra_op_num_threads": intra_op_threads(export.runtime.threads),
+               "spinning": export.runtime.spinning}
     metrics = {**base, "ran": True, "runtime": runtime, "rows": len(rows), "load_seconds": round(load_seconds, 3),
                "peak_memory_mb": peak_memory_mb, "quality": quality, "intervals": {"onnx": scores.intervals}, "greedy_agreement": agreement,
                "greedy_agreement_rows": agreement_rows, "max_quality_drop": export.max_quality_drop,
