@@ -44,6 +44,8 @@ def main() -> None:
     validation = jsonl(project / "data/05_model_input/validation.jsonl")
     predictions = jsonl(project / "data/07_model_output/predictions.jsonl")
     eval_metrics = json.loads((project / "reports/metrics/eval.json").read_text(encoding="utf-8"))
+    # A project from before `evaluate` timed PyTorch's decode has no baseline: no speedup is computed then.
+    eval_metrics.setdefault("decode", {"tokens_per_second": float("nan"), "first_token_ms": float("nan")})
     print(f"load average at start {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs", flush=True)
     print(f"{'target':<10}{'threads':>9}{'node s':>8}{'answers s':>10}{'decode tok/s':>13}{'first ms':>9}"
           f"{'F1':>7}{'agree':>9}{'load':>6}", flush=True)

@@ -169,7 +169,8 @@ def report(args, times: dict, folders: dict, llamas: dict[str, LlamaBench], ntok
     print(f"\n{args.prompts} prompts (~{ntok:.0f} tokens) x {args.tokens} new tokens, greedy, single stream, "
           f"{args.rounds} rounds, engines alternating prompt by prompt; model {args.model.relative_to(ROOT) if args.model.is_relative_to(ROOT) else args.model}"
           f"; load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
-    print(f"{'engine':<44}{'first token ms':>15}{'decode tok/s':>13}{'generated tok/s':>16}{'vs ' + first:>13}"
+    print(f"decode ratios are to {first}")
+    print(f"{'engine':<44}{'first token ms':>15}{'decode tok/s':>13}{'generated tok/s':>16}{'vs first':>13}"
           f"{'vs fp32':>9}{'MB':>6}")
     rows = {}
     for name, runs in times.items():
