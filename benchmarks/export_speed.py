@@ -140,8 +140,9 @@ def build_engines(args, params, bundle, scratch: Path) -> tuple[dict, dict]:
     return engines, folders
 
 
-def quality(engines: dict, bundle: ModelBundle, params, rows: int, first: str) -> dict[str, tuple[float, float]]:
-    """Each ONNX engine's macro-F1 on the first ``rows`` validation rows, and its agreement with ``first``.
+def quality(engines: dict, bundle: ModelBundle, params, rows: int, first: str) -> dict[str, tuple[float, float, float]]:
+    """Each ONNX engine's macro-F1 on the first ``rows`` validation rows, its agreement with ``first``, and with
+    its own target under the first thread setting.
 
     Engines differing only in threads are all scored: the thread count can change the order of float sums.
     """
@@ -161,7 +162,8 @@ def quality(engines: dict, bundle: ModelBundle, params, rows: int, first: str) -
         scores = score_predictions([t for t, _ in generated], references_of(examples), spec, resamples=10)
         answers[name] = scores.answers
         same = sum(a == b for a, b in zip(scores.answers, answers[first])) / len(examples)
-        results[name] = (scores.metrics["f1"], same)
+        own = answers[next(n for n in answers if n.split(" ")[0] == name.split(" ")[0])]
+        results[name] = (scores.metrics["f1"], same, sum(a == b for a, b in zip(scores.answers, own)) / len(examples))
     return results
 
 
@@ -257,8 +259,9 @@ def main() -> None:
         report(args, times, folders, llamas, ntok, first)
         if args.quality:
             print(f"\nquality on the first {args.quality} validation rows (evaluate params; greedy):")
-            for name, (f1, same) in quality(engines, bundle, params, args.quality, first).items():
-                print(f"{name:<44} macro-F1 {f1:.3f}   same answer as {first}: {same:.1%}")
+            for name, (f1, same, own) in quality(engines, bundle, params, args.quality, first).items():
+                print(f"{name:<44} macro-F1 {f1:.3f}   same answer as {first}: {same:.1%}, as its target's first "
+                      f"thread setting: {own:.1%}")
         fp32 = [name for name in engines if name.startswith("cpu-fp32 threads=")]
         if args.check_fp32 and fp32:
             check = prompts_for(bundle, args.check_fp32)
