@@ -4,12 +4,13 @@ Same prompts (validation rows, or built-in ones), same number of new tokens, gre
 alternating round by round in one process. Per engine: first-token latency (prompt processing + one token),
 decode-only tokens/s (the tokens after the first) and generated tokens/s (all tokens over the whole time).
 
-Targets are built from --model into a scratch folder with the params.yaml options, plus --variants of the
-first target (builder and session options, `benchmarks/export_variants.py`), each measured beside it; with
+Targets are built from --model into a scratch folder with the params.yaml options, each loaded once per --threads
+setting (export.runtime.threads values, overlaid at load time; default: onnxruntime-genai's own choice beside
+params.yaml's), plus --variants of the first target (builder and session options, `benchmarks/export_variants.py`), each measured beside it; with
 --quality N each ONNX engine also answers N validation rows (macro-F1, and agreement with the first target).
 With --llama-bench, llama.cpp runs once per prompt slot between the others. Usage:
     python benchmarks/export_speed.py [--model data/06_models/merged_model] [--targets cpu-int4,cpu-int8,cpu-fp32]
-        [--prompts 8] [--tokens 64] [--rounds 2] [--variants all|NAME,...] [--quality 140]
+        [--prompts 8] [--tokens 64] [--rounds 2] [--threads default,auto,1,2] [--variants all|NAME,...] [--quality 140]
         [--llama-bench PATH] [--llama-threads 1,2] [--keep DIR] [--no-transformers] [--check-fp32 140]
 """
 
@@ -29,7 +30,8 @@ sys.path.insert(0, str(ROOT / "src"))
 
 import yaml  # noqa: E402
 
-from slmops.config import validate_params  # noqa: E402
+from slmops.config import RuntimeParams, parse, validate_params  # noqa: E402
+from slmops.modeling.genai import intra_op_threads  # noqa: E402
 from slmops.modeling.bundle import ModelBundle  # noqa: E402
 from slmops.modeling.generation import generate_greedy  # noqa: E402
 from slmops.modeling.onnx_targets import builder_extra_options  # noqa: E402
@@ -77,22 +79,36 @@ def separate_adapter_model(model_dir: Path, target: str, options, lora, scratch:
     return folder
 
 
+def thread_settings(text: str, params) -> list[str | int]:
+    """--threads as validated export.runtime.threads values, in order, without repeats."""
+    given = [t for t in text.split(",") if t] if text else ["default", params.export.runtime.threads]
+    settings = [parse(RuntimeParams, {"threads": t}, "--threads").threads for t in given]
+    return list(dict.fromkeys(settings))
+
+
+def engine_name(target: str, threads: str | int) -> str:
+    count = intra_op_threads(threads)
+    return f"{target} threads={threads}" + (f" ({count})" if threads == "auto" else "")
+
+
 def build_engines(args, params, bundle, scratch: Path) -> tuple[dict, dict]:
     engines, folders = ({} if args.no_transformers else {"transformers fp32": TorchEngine(bundle)}), {}
-    targets = args.targets.split(",")
+    targets, settings = args.targets.split(","), thread_settings(args.threads, params)
     for target in targets:
         options = params.export.target_options[target]
-        folders[target] = scratch / target
         started = time.perf_counter()
-        if not (folders[target] / "genai_config.json").is_file():  # --keep: built by an earlier run
-            run_builder(args.model, folders[target], target, options, builder_extra_options(options))
+        if not (scratch / target / "genai_config.json").is_file():  # --keep: built by an earlier run
+            run_builder(args.model, scratch / target, target, options, builder_extra_options(options))
         print(f"built {target} in {time.perf_counter() - started:.1f} s", flush=True)
-        engines[target] = OnnxEngine(folders[target], bundle.tokenizer)
+        for threads in settings:
+            folders[engine_name(target, threads)] = scratch / target
+            engines[engine_name(target, threads)] = OnnxEngine(scratch / target, bundle.tokenizer, threads=threads)
     first = targets[0]
+    shipped = params.export.runtime.threads  # variants run with params.yaml's setting unless they set threads
     names = list(VARIANTS) if args.variants == "all" else [v for v in args.variants.split(",") if v]
     for number, name in enumerate(names):
         builder, session = VARIANTS[name]
-        folder = folders[first]
+        folder = scratch / first
         if builder:
             options = variant_options(params.export.target_options[first], builder)
             folder = scratch / f"{first}-variant{number}"
@@ -106,7 +122,8 @@ def build_engines(args, params, bundle, scratch: Path) -> tuple[dict, dict]:
             shutil.rmtree(scratch / f"{first}-session{number}", ignore_errors=True)
             folder = with_session_options(folder, session, scratch / f"{first}-session{number}")
         try:
-            engines[f"{first} {name}"] = OnnxEngine(folder, bundle.tokenizer)
+            threads = "default" if "intra_op_num_threads" in session else shipped
+            engines[f"{first} {name}"] = OnnxEngine(folder, bundle.tokenizer, threads=threads)
         except RuntimeError as error:  # the builder made a model onnxruntime rejects: also a finding
             print(f"variant {name}: built, but onnxruntime-genai cannot load it ({str(error)[:200]})", flush=True)
             continue
@@ -115,34 +132,38 @@ def build_engines(args, params, bundle, scratch: Path) -> tuple[dict, dict]:
         separate = separate_adapter_model(args.model, first, params.export.target_options[first],
                                           params.train.lora, scratch)
         folders[f"{first}-separate adapter on"] = folders[f"{first}-separate adapter off"] = separate
-        engines[f"{first}-separate adapter on"] = OnnxEngine(separate, bundle.tokenizer, "tuned")
-        engines[f"{first}-separate adapter off"] = OnnxEngine(separate, bundle.tokenizer)
+        engines[f"{first}-separate adapter on"] = OnnxEngine(separate, bundle.tokenizer, "tuned", threads=shipped)
+        engines[f"{first}-separate adapter off"] = OnnxEngine(separate, bundle.tokenizer, threads=shipped)
         adapter_mb = (separate / "adapters/tuned.onnx_adapter").stat().st_size / 1e6
         print(f"separate {first}: base {sum(p.stat().st_size for p in separate.glob('model.onnx*')) / 1e6:.1f} MB, "
               f"adapter r={params.train.lora.r} {adapter_mb:.1f} MB", flush=True)
     return engines, folders
 
 
-def quality(folders: dict, bundle: ModelBundle, params, rows: int, first: str) -> dict[str, tuple[float, float]]:
-    """Each ONNX engine's macro-F1 on the first ``rows`` validation rows, and its agreement with ``first``."""
+def quality(engines: dict, bundle: ModelBundle, params, rows: int, first: str) -> dict[str, tuple[float, float, float]]:
+    """Each ONNX engine's macro-F1 on the first ``rows`` validation rows, its agreement with ``first``, and with
+    its own target under the first thread setting.
+
+    Engines differing only in threads are all scored: the thread count can change the order of float sums.
+    """
     from slmops.metrics import evaluation_rows, references_of, score_predictions, task_spec
-    from slmops.modeling.genai import GenaiModel
 
     examples = [json.loads(line) for line in (ROOT / "data/05_model_input/validation.jsonl").read_text().splitlines()]
     examples = evaluation_rows(examples, rows)
     spec = task_spec(examples, params.evaluate.task, params.evaluate.answer_pattern, params.evaluate.generation.stop_strings)
     answers, results = {}, {}
     session_only = {name for name, (builder, _) in VARIANTS.items() if not builder}
-    for name, folder in folders.items():
-        if "separate" in name or name.removeprefix(f"{first} ") in session_only:
-            continue  # session options do not change what is computed
-        generated = GenaiModel(folder, bundle.tokenizer).answer([e["prompt"] for e in examples],
-                                                               params.evaluate.max_new_tokens,
-                                                               settings=params.evaluate.generation, desc=name)
+    target = first.split(" ")[0]
+    for name, engine in engines.items():
+        if not isinstance(engine, OnnxEngine) or "separate" in name or name.removeprefix(f"{target} ") in session_only:
+            continue  # spinning and graph-level options do not change what is computed
+        generated = engine.genai.answer([e["prompt"] for e in examples], params.evaluate.max_new_tokens,
+                                        settings=params.evaluate.generation, desc=name)
         scores = score_predictions([t for t, _ in generated], references_of(examples), spec, resamples=10)
         answers[name] = scores.answers
         same = sum(a == b for a, b in zip(scores.answers, answers[first])) / len(examples)
-        results[name] = (scores.metrics["f1"], same)
+        own = answers[next(n for n in answers if n.split(" ")[0] == name.split(" ")[0])]
+        results[name] = (scores.metrics["f1"], same, sum(a == b for a, b in zip(scores.answers, own)) / len(examples))
     return results
 
 
@@ -150,7 +171,8 @@ def report(args, times: dict, folders: dict, llamas: dict[str, LlamaBench], ntok
     print(f"\n{args.prompts} prompts (~{ntok:.0f} tokens) x {args.tokens} new tokens, greedy, single stream, "
           f"{args.rounds} rounds, engines alternating prompt by prompt; model {args.model.relative_to(ROOT) if args.model.is_relative_to(ROOT) else args.model}"
           f"; load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
-    print(f"{'engine':<44}{'first token ms':>15}{'decode tok/s':>13}{'generated tok/s':>16}{'vs ' + first:>13}"
+    print(f"decode ratios are to {first}")
+    print(f"{'engine':<44}{'first token ms':>15}{'decode tok/s':>13}{'generated tok/s':>16}{'vs first':>13}"
           f"{'vs fp32':>9}{'MB':>6}")
     rows = {}
     for name, runs in times.items():
@@ -191,7 +213,9 @@ def main() -> None:
     parser.add_argument("--prompts", type=int, default=8)
     parser.add_argument("--tokens", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--variants", default="threads=1,threads=2",
+    parser.add_argument("--threads", default="", help="export.runtime.threads settings each target is loaded with, "
+                        "e.g. default,auto,1,2 (default: onnxruntime-genai's own choice and params.yaml's)")
+    parser.add_argument("--variants", default="",
                         help=f"options tried on the first target: 'all' or some of {', '.join(VARIANTS)}")
     parser.add_argument("--keep", default=None, help="build into this folder, keep it, reuse what it holds "
                         "(only with the same model, params and variants)")
@@ -208,7 +232,7 @@ def main() -> None:
     bundle = ModelBundle(path=args.model)
     prompts = prompts_for(bundle, args.prompts)
     ntok = sum(len(bundle.tokenizer(p)["input_ids"]) for p in prompts) / len(prompts)
-    first = args.targets.split(",")[0]
+    first = engine_name(args.targets.split(",")[0], thread_settings(args.threads, params)[0])
     scratch = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="slmops-bench-"))
     print(f"load average at start {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs", flush=True)
     try:
@@ -235,16 +259,16 @@ def main() -> None:
         report(args, times, folders, llamas, ntok, first)
         if args.quality:
             print(f"\nquality on the first {args.quality} validation rows (evaluate params; greedy):")
-            for name, (f1, same) in quality(folders, bundle, params, args.quality, first).items():
-                print(f"{name:<44} macro-F1 {f1:.3f}   same answer as {first}: {same:.1%}")
-        if args.check_fp32 and "cpu-fp32" in folders:
+            for name, (f1, same, own) in quality(engines, bundle, params, args.quality, first).items():
+                print(f"{name:<44} macro-F1 {f1:.3f}   same answer as {first}: {same:.1%}, as its target's first "
+                      f"thread setting: {own:.1%}")
+        fp32 = [name for name in engines if name.startswith("cpu-fp32 threads=")]
+        if args.check_fp32 and fp32:
             check = prompts_for(bundle, args.check_fp32)
-            from slmops.modeling.genai import GenaiModel
-
             expected = generate_greedy(bundle, check, 16, batch_size=16)  # as the evaluate stage generates
-            got = GenaiModel(folders["cpu-fp32"], bundle.tokenizer).generate(check, 16)
-            same = sum(a == b for a, b in zip(expected, got))
-            print(f"cpu-fp32 greedy output (16 tokens) equal to transformers fp32 on {same}/{len(check)} prompts")
+            for name in fp32:
+                same = sum(a == b for a, b in zip(expected, engines[name].genai.generate(check, 16)))
+                print(f"{name} greedy output (16 tokens) equal to transformers fp32 on {same}/{len(check)} prompts")
     finally:
         if not args.keep:
             shutil.rmtree(scratch, ignore_errors=True)

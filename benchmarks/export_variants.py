@@ -15,9 +15,9 @@ from typing import Any
 
 # name: (builder overrides: TargetParams fields, or builder_options.<key>), (session_options overrides)
 VARIANTS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
-    "threads=1": ({}, {"intra_op_num_threads": 1}),
-    "threads=2": ({}, {"intra_op_num_threads": 2}),
+    # Thread counts are `--threads` settings (export.runtime.threads, overlaid at load time), not variants.
     "no spinning": ({}, {"session.intra_op.allow_spinning": "0"}),
+    "threads=2+no spinning": ({}, {"intra_op_num_threads": 2, "session.intra_op.allow_spinning": "0"}),
     "graph opt extended": ({}, {"graph_optimization_level": "ORT_ENABLE_EXTENDED"}),
     "accuracy_level=1 (fp32 act.)": ({"accuracy_level": 1}, {}),
     "accuracy_level=3 (bf16 act.)": ({"accuracy_level": 3}, {}),

@@ -8,13 +8,13 @@ from pathlib import Path
 
 
 class OnnxEngine:
-    """An onnxruntime-genai model (with ``adapter``, that separate adapter active), set up as the pipeline's
-    `GenaiModel` sets up every request."""
+    """An onnxruntime-genai model (with ``adapter``, that separate adapter active; ``threads`` as
+    export.runtime.threads), set up as the pipeline's `GenaiModel` sets up every request."""
 
-    def __init__(self, folder: Path, tokenizer, adapter: str | None = None):
+    def __init__(self, folder: Path, tokenizer, adapter: str | None = None, threads: str | int = "default"):
         from slmops.modeling.genai import GenaiModel
 
-        self.genai = GenaiModel(Path(folder), tokenizer, adapter=adapter)
+        self.genai = GenaiModel(Path(folder), tokenizer, adapter=adapter, threads=threads)
 
     def run(self, prompt: str, new_tokens: int) -> tuple[float, float]:
         ids = self.genai.prompt_ids(prompt)

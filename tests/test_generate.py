@@ -1,4 +1,5 @@
-"""`slmops generate` streams an exported target's answer with the chat template; --bench prints tokens/s."""
+"""`slmops generate` streams an exported target's answer with the chat template; --bench prints tokens/s;
+--threads (default: export.runtime.threads) sets the session's threads at load time."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from click.testing import CliRunner
 
 from slmops.commands.generate import chat_prompt, generate
 from slmops.modeling.bundle import ModelBundle
-from slmops.modeling.genai import GenaiModel
+from slmops.modeling.genai import DEFAULT_THREADS, GenaiModel
 from test_export import build, saved
 
 
@@ -41,3 +42,23 @@ def test_generate_names_a_missing_target_and_a_missing_adapter(project, monkeypa
     assert "no exported model for target 'cuda-fp16' (exported here: cpu-fp32" in result.stderr
     result = CliRunner().invoke(generate, ["--target", "cpu-fp32", "--adapter", "weather", "hi"])
     assert result.exit_code == 2 and "exported with merged adapters" in result.stderr
+
+
+def test_generate_takes_threads_from_the_option_or_params_and_rejects_a_bad_count(project, monkeypatch):
+    monkeypatch.chdir(project)
+    args = ["--target", "cpu-fp32", "--max-new-tokens", "4", "--bench", "play jazz"]
+    two = CliRunner().invoke(generate, ["--threads", "2", *args])
+    assert two.exit_code == 0 and "(threads 2: 2)" in two.stderr, two.output
+    shipped = CliRunner().invoke(generate, args)  # params.yaml here has no export.runtime: the shipped default
+    assert shipped.exit_code == 0 and shipped.stdout == two.stdout, shipped.output
+    assert f"(threads {DEFAULT_THREADS}: " in shipped.stderr
+    zero = CliRunner().invoke(generate, ["--threads", "0", *args])
+    assert zero.exit_code == 2 and "0 threads: give at least 1" in zero.stderr
+    params = project / "params.yaml"
+    text = params.read_text()
+    try:
+        params.write_text(text + "export:\n  runtime:\n    threads: none\n")
+        bad = CliRunner().invoke(generate, args)
+        assert bad.exit_code == 2 and "error: params.yaml: export.runtime.threads: expected auto" in bad.stderr
+    finally:
+        params.write_text(text)

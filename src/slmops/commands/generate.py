@@ -24,6 +24,34 @@ def default_system_prompt(params_file: Path = Path("params.yaml")) -> str | None
     return system if system and "{" not in system else None
 
 
+def runtime_params(params_file: Path = Path("params.yaml")) -> Any:
+    """export.runtime from params.yaml (validated), else the shipped defaults."""
+    import yaml
+
+    from slmops.config import RuntimeParams, parse
+
+    runtime = {}
+    if params_file.is_file():
+        runtime = (yaml.safe_load(params_file.read_text(encoding="utf-8")) or {}).get("export", {}).get("runtime", {})
+    return parse(RuntimeParams, runtime, "export.runtime")
+
+
+class Threads(click.ParamType):
+    """auto, default or a whole number >= 1, checked as export.runtime.threads is."""
+
+    name = "auto|default|N"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> str | int:
+        from pydantic import ValidationError
+
+        from slmops.config import RuntimeParams
+
+        try:
+            return RuntimeParams(threads=value).threads
+        except ValidationError as error:
+            self.fail(error.errors()[0]["msg"].removeprefix("Value error, "), param, ctx)
+
+
 def chat_prompt(folder: Path, user: str, system: str | None) -> str:
     from transformers import AutoTokenizer
 
@@ -35,13 +63,14 @@ def chat_prompt(folder: Path, user: str, system: str | None) -> str:
 
 
 def stream_generate(folder: Path, prompt: str, max_new_tokens: int, adapter: str | None,
-                    on_text: Callable[[str], Any]) -> dict[str, float]:
+                    on_text: Callable[[str], Any], threads: str | int, spinning: bool = True) -> dict[str, float]:
     """Greedy generation, each decoded piece handed to ``on_text`` as it comes; returns timings."""
     import onnxruntime_genai as og
 
+    from slmops.modeling.genai import load_model
     from slmops.modeling.onnx_adapters import check_onnx_adapter, read_lora_inputs
 
-    model = og.Model(str(folder))
+    model = load_model(folder, threads, spinning)
     adapters = None
     if adapter is not None:
         path = folder / "adapters" / f"{adapter}.onnx_adapter"
@@ -78,9 +107,12 @@ def stream_generate(folder: Path, prompt: str, max_new_tokens: int, adapter: str
 @click.option("--adapter", default=None, help="a separate adapter to activate (adapters/<NAME>.onnx_adapter)")
 @click.option("--system", default=None, help="system prompt (default: template.system from params.yaml)")
 @click.option("--max-new-tokens", default=128, show_default=True, type=click.IntRange(1, 4096))
+@click.option("--threads", type=Threads(), default=None,
+              help="intra-op threads: auto (the CPUs this process may use), default (onnxruntime-genai's choice) "
+                   "or a number  [default: export.runtime.threads in params.yaml]")
 @click.option("--bench", is_flag=True, help="print first-token latency and decode tokens/s after the answer")
 def generate(prompt: str, target: str, adapter: str | None, system: str | None, max_new_tokens: int,
-             bench: bool) -> None:
+             threads: str | int | None, bench: bool) -> None:
     """Stream an answer to PROMPT from an exported model (run `dvc repro` first)."""
     folder = ONNX_ROOT / target
     try:
@@ -88,10 +120,13 @@ def generate(prompt: str, target: str, adapter: str | None, system: str | None, 
             known = sorted(p.name for p in ONNX_ROOT.glob("*") if (p / "genai_config.json").is_file())
             raise InputDataError(str(folder), f"no exported model for target '{target}' (exported here: "
                                  f"{', '.join(known) or 'none'}; run `dvc repro export@{target}`)")
+        runtime = runtime_params()  # export.runtime.spinning applies too; --threads overrides the thread count
+        threads = threads if threads is not None else runtime.threads
         text = chat_prompt(folder, prompt, system if system is not None else default_system_prompt())
         try:
             stats = stream_generate(folder, text, max_new_tokens, adapter,
-                                    lambda piece: (sys.stdout.write(piece), sys.stdout.flush()))
+                                    lambda piece: (sys.stdout.write(piece), sys.stdout.flush()), threads,
+                                    runtime.spinning)
         except RuntimeError as error:  # e.g. the target's provider is not on this machine
             raise UnsupportedError(f"target '{target}' does not run here: {str(error).strip()}") from error
     except SlmopsError as error:
@@ -99,5 +134,9 @@ def generate(prompt: str, target: str, adapter: str | None, system: str | None, 
         sys.exit(2)
     click.echo()
     if bench:
+        from slmops.modeling.genai import intra_op_threads
+
+        count = intra_op_threads(threads)
         click.echo(f"{stats['tokens']} tokens after a {stats['prompt_tokens']}-token prompt: first token "
-                   f"{stats['first_token_ms']:.1f} ms, decode {stats['tokens_per_second']:.1f} tokens/s", err=True)
+                   f"{stats['first_token_ms']:.1f} ms, decode {stats['tokens_per_second']:.1f} tokens/s "
+                   f"(threads {threads}: {count if count else 'onnxruntime-genai default'})", err=True)

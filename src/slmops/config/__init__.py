@@ -14,7 +14,7 @@ from pydantic import model_validator
 from slmops.config.base import EMBEDDED_MODEL, Section, parse
 from slmops.config.data import BaseModelParams, DataParams, SplitParams, TemplateParams
 from slmops.config.evaluate import EvaluateParams, GenerationParams
-from slmops.config.export import ExportParams, SpeedParams, TargetParams, check_float_weights
+from slmops.config.export import ExportParams, RuntimeParams, SpeedParams, TargetParams, check_float_weights
 from slmops.config.lineage import LineageParams, MlflowParams
 from slmops.config.report import ReportParams
 from slmops.config.train import LoraParams, QuantizationAwareParams, TrainParams
@@ -22,7 +22,7 @@ from slmops.config.train import LoraParams, QuantizationAwareParams, TrainParams
 __all__ = [
     "EMBEDDED_MODEL", "BaseModelParams", "DataParams", "EvaluateParams", "ExportParams", "GenerationParams",
     "LineageParams", "LoraParams", "MlflowParams", "Params",
-    "QuantizationAwareParams", "ReportParams", "SpeedParams", "SplitParams", "TargetParams", "TemplateParams",
+    "QuantizationAwareParams", "ReportParams", "RuntimeParams", "SpeedParams", "SplitParams", "TargetParams", "TemplateParams",
     "TrainParams", "parse", "validate_params",
 ]
 

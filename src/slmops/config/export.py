@@ -91,10 +91,39 @@ class SpeedParams(Section):
     new_tokens: int = Field(64, gt=0)
 
 
+THREAD_SETTINGS = ("auto", "default")
+
+
+class RuntimeParams(Section):
+    """How onnxruntime-genai sessions are set up when an exported folder is loaded: a choice made on the machine
+    the model runs on, so it is overlaid at load time and never written into the shipped genai_config.json."""
+
+    # auto: the CPUs this process may use (os.sched_getaffinity); default: onnxruntime-genai's own choice
+    # (half the logical CPUs, at most 16); or a whole number of intra-op threads.
+    threads: Literal["auto", "default"] | int = "auto"
+    # false: idle intra-op threads sleep instead of spin-waiting for work (onnxruntime's
+    # session.intra_op.allow_spinning "0"); costs a wake-up per operator, keeps several threads from starving a
+    # loaded machine. Matters only with more than one thread.
+    spinning: bool = True
+
+    @field_validator("threads", mode="before")
+    @classmethod
+    def _thread_count(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value)  # `--params`/`-S` hand numbers over as text
+        if isinstance(value, bool) or not (value in THREAD_SETTINGS or isinstance(value, int)):
+            raise ValueError(f"expected auto, default or a whole number of threads >= 1, got {value!r}")
+        if isinstance(value, int) and value < 1:
+            raise ValueError(f"{value} threads: give at least 1, or auto (the CPUs this process may use) or "
+                             "default (onnxruntime-genai's choice)")
+        return value
+
+
 class ExportParams(Section):
     targets: list[str] = Field(min_length=1)
     target_options: dict[str, TargetParams]
     speed: SpeedParams = SpeedParams()
+    runtime: RuntimeParams = RuntimeParams()
     # merged: the adapter folded into the weights. separate: the base once, each adapter an .onnx_adapter file.
     adapters: Literal["merged", "separate"] = "merged"
     # Names of more PEFT adapters (folders data/06_models/extra_adapters/<name>) shipped on the same base.

@@ -1,26 +1,87 @@
-"""Inference with onnxruntime-genai on an exported ONNX model folder."""
+"""Inference with onnxruntime-genai on an exported ONNX model folder, loaded with this machine's session settings."""
 
 from __future__ import annotations
 
+import json
+import os
+import re
 import time
 from pathlib import Path
 from typing import Any
 
 from tqdm.auto import tqdm
 
+from slmops.config import RuntimeParams, TargetParams
+from slmops.modeling.onnx_targets import PACKAGES
+
+DEFAULT_THREADS = RuntimeParams().threads  # export.runtime.threads when params.yaml does not say
+DEFAULT_SPINNING = RuntimeParams().spinning
+
+
+def intra_op_threads(threads: str | int) -> int | None:
+    """The intra-op thread count ``threads`` (export.runtime.threads) stands for on this machine.
+
+    None for "default": onnxruntime-genai then picks (half the logical CPUs, at most 16: it assumes two hardware
+    threads per core, so on a 2-vCPU VM without SMT it runs one thread).
+    """
+    if threads == "default":
+        return None
+    if threads == "auto":
+        # The CPUs this process may run on (taskset, cpusets); platforms without affinity report all CPUs.
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return int(threads)
+
+
+def session_overlay(threads: str | int, spinning: bool = True) -> str | None:
+    """The JSON overlaid on genai_config.json at load time (None: nothing to change)."""
+    options: dict[str, Any] = {}
+    count = intra_op_threads(threads)
+    if count is not None:
+        options["intra_op_num_threads"] = count
+    if not spinning:  # keys onnxruntime-genai does not know itself go to onnxruntime as session config entries
+        options["session.intra_op.allow_spinning"] = "0"
+    return json.dumps({"model": {"decoder": {"session_options": options}}}) if options else None
+
+
+def load_model(folder: Path, threads: str | int = DEFAULT_THREADS, spinning: bool = DEFAULT_SPINNING) -> Any:
+    """``og.Model`` for ``folder`` with the session settings applied in memory; the folder's files are not touched."""
+    import onnxruntime_genai as og
+
+    config = og.Config(str(folder))
+    overlay = session_overlay(threads, spinning)
+    if overlay is not None:
+        config.overlay(overlay)
+    return og.Model(config)
+
+
+def load_genai_model(folder: Path, options: TargetParams, runtime: RuntimeParams = RuntimeParams()
+                     ) -> tuple[Any | None, str | None]:
+    """The onnxruntime-genai model, or (None, why not) when this machine lacks the target's provider."""
+    try:
+        return load_model(folder, runtime.threads, runtime.spinning), None
+    except RuntimeError as error:
+        if options.execution_provider == "cpu":
+            raise
+        # File names only: metrics never hold a path of the machine that made them.
+        detail = re.sub(r"/(?:[^\s/:]+/)+([^\s/:]+)", r"\1", str(error).strip())
+        return None, (f"not run here: the {options.execution_provider} provider is not available on this machine "
+                      f"({detail}); measuring it needs {PACKAGES[options.execution_provider]}")
+
 
 class GenaiModel:
     """An onnxruntime-genai model fed the same token ids the PyTorch model sees (the HF tokenizer's).
 
     With ``adapter``, that separate adapter (``adapters/<name>.onnx_adapter``) is active for every request.
+    ``threads`` and ``spinning`` (export.runtime) apply when the model is loaded here, not when ``model`` is given.
     """
 
-    def __init__(self, folder: Path, tokenizer: Any, model: Any = None, adapter: str | None = None):
+    def __init__(self, folder: Path, tokenizer: Any, model: Any = None, adapter: str | None = None,
+                 threads: str | int = DEFAULT_THREADS, spinning: bool = DEFAULT_SPINNING):
         import onnxruntime_genai as og
 
         self._og = og
         started = time.perf_counter()
-        self.model = model if model is not None else og.Model(str(folder))
+        self.model = model if model is not None else load_model(folder, threads, spinning)
         self.load_seconds = time.perf_counter() - started
         self.tokenizer = tokenizer
         self.adapters, self.adapter = None, None

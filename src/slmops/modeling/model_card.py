@@ -6,6 +6,12 @@ from typing import Any
 
 from slmops.config import TargetParams
 
+THREADS_NOTE = ("Threads are a load-time choice made on the machine that runs the model, so `genai_config.json` "
+                "names none: `--threads auto` (the CPUs this process may use), `default` (onnxruntime-genai's own "
+                "choice: half the logical CPUs) or a number; in Python, overlay the session options before loading "
+                "(the pipeline's own setting is `export.runtime` in params.yaml; on a machine busy with other work, "
+                "`spinning: false` or one thread avoids threads starving each other).")
+
 QUANTIZED_NOTE = {
     "int4": "int4 weights (MatMulNBits, symmetric, block {block}). With quantization-aware training the merged "
             "weights already lie on this grid, so the int4 model holds the weights PyTorch was evaluated with.",
@@ -55,9 +61,13 @@ def render_model_card(target: str, options: TargetParams, identity: dict[str, An
         f"| execution provider | {options.execution_provider} |",
         "", weights_note(options, identity), "",
         "## Run it", "", "```bash",
-        f"slmops generate --target {target}" + (" --adapter tuned" if mode == "separate" else "") + ' "play some jazz"',
-        "```", "", "```python", "import onnxruntime_genai as og",
-        f'model = og.Model("data/07_model_output/onnx/{target}")',
+        f"slmops generate --target {target}" + (" --adapter tuned" if mode == "separate" else "")
+        + ' --threads auto "play some jazz"',
+        "```", "", THREADS_NOTE, "", "```python", "import json, os", "import onnxruntime_genai as og",
+        f'config = og.Config("data/07_model_output/onnx/{target}")',
+        "threads = len(os.sched_getaffinity(0))  # `auto`: the CPUs this process may use",
+        'config.overlay(json.dumps({"model": {"decoder": {"session_options": {"intra_op_num_threads": threads}}}}))',
+        "model = og.Model(config)",
     ]
     if mode == "separate":
         lines += ["adapters = og.Adapters(model)",
@@ -89,6 +99,13 @@ def _measured(metrics: dict[str, Any]) -> list[str]:
         f"first token {decode['onnx_first_token_ms']} ms, load {metrics['load_seconds']} s, "
         f"{metrics['size_mb']} MB on disk, peak memory +{metrics['peak_memory_mb']} MB.",
     ]
+    if "runtime" in metrics:
+        runtime = metrics["runtime"]
+        count = runtime["intra_op_num_threads"]
+        lines += ["", f"Measured with threads `{runtime['threads']}` ("
+                  + (f"{count} intra-op thread{'s' if count != 1 else ''}" if count else
+                     "onnxruntime-genai's default count")
+                  + ("" if runtime.get("spinning", True) else ", idle threads sleep") + ")."]
     if "without_adapter" in decode:
         lines += ["", f"Without an active adapter: {decode['without_adapter']['tokens_per_second']} tokens/s "
                       f"(adapter files: {metrics.get('adapter_size_mb', 0)} MB)."]

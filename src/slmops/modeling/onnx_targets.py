@@ -6,7 +6,6 @@ Shared by the export and evaluate_onnx stages and `slmops generate` (no stage im
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -72,18 +71,3 @@ def check_structure(folder: Path, options: TargetParams) -> dict[str, Any]:
         raise UnsupportedError(f"{graph_file}: the graph has no '{decoder['outputs']['logits']}' output")
     return {"graph_loads": True, "genai_config_valid": True, "provider": options.execution_provider,
             "provider_options": providers, "nodes": len(graph.node)}
-
-
-def load_genai_model(folder: Path, options: TargetParams) -> tuple[Any | None, str | None]:
-    """The onnxruntime-genai model, or (None, why not) when this machine lacks the target's provider."""
-    import onnxruntime_genai as og
-
-    try:
-        return og.Model(str(folder)), None
-    except RuntimeError as error:
-        if options.execution_provider == "cpu":
-            raise
-        # File names only: metrics never hold a path of the machine that made them.
-        detail = re.sub(r"/(?:[^\s/:]+/)+([^\s/:]+)", r"\1", str(error).strip())
-        return None, (f"not run here: the {options.execution_provider} provider is not available on this machine "
-                      f"({detail}); measuring it needs {PACKAGES[options.execution_provider]}")

@@ -16,10 +16,10 @@ from slmops.config import EvaluateParams, ExportParams, parse
 from slmops.lineage import markdown
 from slmops.metrics import delta, evaluation_rows, references_of, score_predictions, task_spec
 from slmops.modeling.bundle import ModelBundle
-from slmops.modeling.genai import GenaiModel
+from slmops.modeling.genai import GenaiModel, intra_op_threads, load_genai_model
 from slmops.modeling.model_card import render_model_card
 from slmops.modeling.onnx_quality import check_quality_gate, greedy_agreement
-from slmops.modeling.onnx_targets import check_structure, load_genai_model, target_options
+from slmops.modeling.onnx_targets import check_structure, target_options
 
 OWN_ADAPTER = "tuned"
 
@@ -79,7 +79,7 @@ def measure_onnx_model(onnx_model: Path, merged_model: ModelBundle, validation_e
     chain = markdown(merged_model_lineage) if merged_model_lineage else None
     rss_before = _rss_mb()
     started = time.perf_counter()
-    model, reason = load_genai_model(onnx_model, options)
+    model, reason = load_genai_model(onnx_model, options, export.runtime)
     if model is None:
         metrics = _not_run(base, reason)
         return metrics, render_model_card(export_target, options, card_info["identity"], card_info["adapters"], metrics,
@@ -117,7 +117,10 @@ def measure_onnx_model(onnx_model: Path, merged_model: ModelBundle, validation_e
         decode["without_adapter"] = {"tokens_per_second": round(speed["without_adapter"]["tokens_per_second"], 1),
                                      "first_token_ms": round(speed["without_adapter"]["first_token_ms"], 1)}
     quality = {"onnx": onnx_scores, "pytorch": pytorch_scores, "delta": delta(onnx_scores, pytorch_scores)}
-    metrics = {**base, "ran": True, "rows": len(rows), "load_seconds": round(load_seconds, 3),
+    # The session setting every figure here was measured with (a load-time choice, not part of the model folder).
+    runtime = {"threads": export.runtime.threads, "intra_op_num_threads": intra_op_threads(export.runtime.threads),
+               "spinning": export.runtime.spinning}
+    metrics = {**base, "ran": True, "runtime": runtime, "rows": len(rows), "load_seconds": round(load_seconds, 3),
                "peak_memory_mb": peak_memory_mb, "quality": quality, "intervals": {"onnx": scores.intervals}, "greedy_agreement": agreement,
                "greedy_agreement_rows": agreement_rows, "max_quality_drop": export.max_quality_drop,
                # Kept for readers of the earlier layout (the report): same values as under `quality`.
