@@ -24,30 +24,14 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
+from int4_references import rounding_before  # noqa: E402  (the rounding shipped before, kept by the tests)
 from slmops.modeling.quantization import round_to_int4_grid  # noqa: E402
 
 LAYERS, HIDDEN, KV, INTERMEDIATE, RANK, BLOCK = 30, 576, 192, 1536, 16, 32
 SHAPES = [(HIDDEN, HIDDEN), (KV, HIDDEN), (KV, HIDDEN), (HIDDEN, HIDDEN),
           (INTERMEDIATE, HIDDEN), (INTERMEDIATE, HIDDEN), (HIDDEN, INTERMEDIATE)]
-
-
-def rounding_before(weight: torch.Tensor, block_size: int) -> torch.Tensor:
-    """The rounding shipped before (as tests/int4_references.py keeps it)."""
-    out_features, in_features = weight.shape
-    padded = -in_features % block_size
-    if padded:
-        weight = torch.nn.functional.pad(weight, (0, padded))
-    blocks = weight.reshape(out_features, -1, block_size)
-    high = blocks.amax(dim=-1, keepdim=True)
-    low = blocks.amin(dim=-1, keepdim=True)
-    scale = torch.where(high.abs() > low.abs(), high, low).div_(-8.0)
-    reciprocal = torch.where(scale == 0, torch.zeros_like(scale), scale.reciprocal())
-    shifted = torch.mul(blocks, reciprocal).add_(8.0)
-    codes = torch.round(shifted)
-    codes.add_(shifted.sub_(codes).eq_(0.5))
-    codes.clamp_(0.0, 15.0).sub_(8.0).mul_(scale)
-    return codes.reshape(out_features, -1)[:, :in_features]
 
 
 def _merge(weight: torch.Tensor, lora_a: torch.Tensor, lora_b: torch.Tensor) -> torch.Tensor:

@@ -59,7 +59,7 @@ def test_equal_bit_for_bit_to_the_reference_and_to_onnxruntime(shape, block_size
         assert torch.equal(_bits(scratch), _bits(expected))
 
 
-def test_extreme_magnitudes_round_as_therounding_before():
+def test_extreme_magnitudes_round_as_the_rounding_before():
     generator = torch.Generator().manual_seed(3)
     for magnitude in (1e-42, 1e-39, 1e-30, 1e-3, 1e30, 3e38):  # subnormal scales, reciprocals near overflow
         weight = torch.randn(4, 96, generator=generator) * magnitude
