@@ -180,6 +180,9 @@ def test_sections_are_frozen(real_params):
 
 def test_quantization_aware_training_needs_the_int4_targets_block_size(params):
     params["train"]["quantization_aware"] = {"bits": 4, "block_size": 32}
+    for options in params["export"]["target_options"].values():
+        if options.get("precision") == "int4":
+            options["block_size"] = 32
     params["export"]["target_options"]["cpu-int4"]["block_size"] = 64
     with pytest.raises(ConfigError, match="cpu-int4.block_size is 64 but "
                                           "train.quantization_aware.block_size is 32") as error:
@@ -188,7 +191,7 @@ def test_quantization_aware_training_needs_the_int4_targets_block_size(params):
 
 
 def test_quantization_aware_training_rejects_lora_dropout(params):
-    params["train"]["quantization_aware"] = {"bits": 4, "block_size": 32}
+    params["train"]["quantization_aware"] = {"bits": 4, "block_size": params["export"]["target_options"]["cpu-int4"]["block_size"]}
     params["train"]["lora"]["dropout"] = 0.1
     with pytest.raises(ConfigError, match="set train.lora.dropout to 0"):
         validate_params(params)
