@@ -14,26 +14,23 @@ from slmops.errors import InputDataError, SlmopsError, UnsupportedError
 ONNX_ROOT = Path("data/07_model_output/onnx")
 
 
-def default_system_prompt(params_file: Path = Path("params.yaml")) -> str | None:
-    """The task's system prompt from params.yaml, when it has no `{field}` to fill."""
+def _params(params_file: Path) -> dict[str, Any]:
     import yaml
 
-    if not params_file.is_file():
-        return None
-    system = (yaml.safe_load(params_file.read_text(encoding="utf-8")) or {}).get("template", {}).get("system")
+    return (yaml.safe_load(params_file.read_text(encoding="utf-8")) or {}) if params_file.is_file() else {}
+
+
+def default_system_prompt(params_file: Path = Path("params.yaml")) -> str | None:
+    """The task's system prompt from params.yaml, when it has no `{field}` to fill."""
+    system = _params(params_file).get("template", {}).get("system")
     return system if system and "{" not in system else None
 
 
 def runtime_params(params_file: Path = Path("params.yaml")) -> Any:
     """export.runtime from params.yaml (validated), else the shipped defaults."""
-    import yaml
-
     from slmops.config import RuntimeParams, parse
 
-    runtime = {}
-    if params_file.is_file():
-        runtime = (yaml.safe_load(params_file.read_text(encoding="utf-8")) or {}).get("export", {}).get("runtime", {})
-    return parse(RuntimeParams, runtime, "export.runtime")
+    return parse(RuntimeParams, _params(params_file).get("export", {}).get("runtime", {}), "export.runtime")
 
 
 class Threads(click.ParamType):
@@ -67,26 +64,15 @@ def stream_generate(folder: Path, prompt: str, max_new_tokens: int, adapter: str
     """Greedy generation, each decoded piece handed to ``on_text`` as it comes; returns timings."""
     import onnxruntime_genai as og
 
-    from slmops.modeling.genai import load_model
-    from slmops.modeling.onnx_adapters import check_onnx_adapter, read_lora_inputs
+    from slmops.modeling.genai import GenaiModel
 
-    model = load_model(folder, threads, spinning)
-    adapters = None
-    if adapter is not None:
-        path = folder / "adapters" / f"{adapter}.onnx_adapter"
-        check_onnx_adapter(path, read_lora_inputs(folder))
-        adapters = og.Adapters(model)
-        adapters.load(str(path), adapter)
-    tokenizer = og.Tokenizer(model)
+    # GenaiModel loads with the session settings and checks and activates the adapter, as evaluate_onnx does.
+    model = GenaiModel(folder, tokenizer=None, adapter=adapter, threads=threads, spinning=spinning)
+    tokenizer = og.Tokenizer(model.model)
     stream = tokenizer.create_stream()
     ids = tokenizer.encode(prompt)
-    params = og.GeneratorParams(model)
-    params.set_search_options(max_length=len(ids) + max_new_tokens, do_sample=False)
-    generator = og.Generator(model, params)
-    if adapters is not None:
-        generator.set_active_adapter(adapters, adapter)
     started = time.perf_counter()
-    generator.append_tokens(ids)
+    generator = model.generator(ids, max_new_tokens, exact=False)
     first_token_s, tokens = None, 0
     while not generator.is_done():
         generator.generate_next_token()
