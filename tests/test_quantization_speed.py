@@ -85,3 +85,31 @@ def test_under_bf16_autocast_the_grid_stays_fp32_and_gradients_stay_close():
     reference_grads = torch.autograd.grad((reference * upstream).sum(), (x, lora_a, lora_b))
     for got, want in zip(grads, reference_grads):
         assert torch.allclose(got, want, rtol=0.05, atol=0.02 * float(want.abs().max()))
+
+
+def test_a_cached_rounding_is_reused_within_a_step_and_redone_after_the_optimizer_step(monkeypatch):
+    import torch
+
+    from slmops.modeling import quantization
+    from slmops.modeling.quantization import RoundedWeightCache
+
+    calls = []
+    rounding = quantization.round_to_int4_grid
+    monkeypatch.setattr(quantization, "round_to_int4_grid", lambda *a, **k: calls.append(1) or rounding(*a, **k))
+    x, weight, lora_a, lora_b, bias_ = _layer(2)
+    cache = RoundedWeightCache()
+    optimizer = torch.optim.AdamW([lora_a, lora_b], lr=0.05)
+    for _ in range(2):  # two steps, each running the layer twice (as the shared prefix does)
+        outputs = [quantized_lora_linear(x, weight, lora_a, lora_b, 2.0, bias_, 32, cache) for _ in range(2)]
+        uncached = quantized_lora_linear(x, weight, lora_a, lora_b, 2.0, bias_, 32)
+        assert all(torch.equal(out, uncached) for out in outputs)
+        sum(out.square().sum() for out in outputs).backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    assert len(calls) == 4  # per step: once through the cache, once uncached for comparison
+    after = quantized_lora_linear(x, weight, lora_a, lora_b, 2.0, bias_, 32, cache)
+    assert torch.equal(after, quantized_lora_linear(x, weight, lora_a, lora_b, 2.0, bias_, 32))
+    with torch.no_grad():
+        weight.add_(0.01)  # the frozen weight changed in place (a checkpoint loaded): rounded anew
+    assert torch.equal(quantized_lora_linear(x, weight, lora_a, lora_b, 2.0, bias_, 32, cache),
+                       quantized_lora_linear(x, weight, lora_a, lora_b, 2.0, bias_, 32))

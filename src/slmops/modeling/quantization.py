@@ -69,6 +69,26 @@ def fake_quantize(weight: torch.Tensor, block_size: int) -> torch.Tensor:
     return _StraightThroughInt4.apply(weight, block_size)
 
 
+class RoundedWeightCache:
+    """One layer's rounded merged weight, kept while the tensors it was computed from are unchanged.
+
+    A train step runs the model twice with the same weights (the batch's shared prefix, then its
+    rows) and, with activation checkpointing, again in backward: each would merge and round all
+    adapted weights anew. The key holds each tensor's storage and version counter, which every
+    in-place change (the optimizer step, loading a checkpoint) advances.
+    """
+
+    def __init__(self) -> None:
+        self._key: tuple[Any, ...] | None = None
+        self._value: torch.Tensor | None = None
+
+    def get(self, key: tuple[Any, ...]) -> torch.Tensor | None:
+        return self._value if key == self._key else None
+
+    def put(self, key: tuple[Any, ...], value: torch.Tensor) -> None:
+        self._key, self._value = key, value
+
+
 class _QuantizedLoraLinear(torch.autograd.Function):
     """y = x @ Q(W + s B A)^T with straight-through gradients, computed without any [out, in] gradient.
 
@@ -79,13 +99,19 @@ class _QuantizedLoraLinear(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: Any, x: torch.Tensor, weight: torch.Tensor, lora_a: torch.Tensor, lora_b: torch.Tensor,
-                scaling: float, bias: torch.Tensor | None, block_size: int) -> torch.Tensor:
+                scaling: float, bias: torch.Tensor | None, block_size: int,
+                cache: RoundedWeightCache | None) -> torch.Tensor:
         device = x.device.type
         dtype = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else x.dtype
         with torch.autocast(device, enabled=False):  # the merge and the rounding in the weights' fp32
-            with torch.no_grad():
-                merged = torch.mm(lora_b, lora_a).mul_(scaling).add_(weight)  # as PEFT's merge: W + (B A) s
-                quantized = round_to_int4_grid(merged, block_size, in_place=True).to(dtype)  # only then cast
+            key = (dtype, scaling, block_size, *((t.data_ptr(), t._version) for t in (weight, lora_a, lora_b)))
+            quantized = cache.get(key) if cache is not None else None
+            if quantized is None:
+                with torch.no_grad():
+                    merged = torch.mm(lora_b, lora_a).mul_(scaling).add_(weight)  # as PEFT's merge: W + (B A) s
+                    quantized = round_to_int4_grid(merged, block_size, in_place=True).to(dtype)  # only then cast
+                if cache is not None:
+                    cache.put(key, quantized)
             inputs = x.to(dtype)
             out = torch.nn.functional.linear(inputs, quantized, None if bias is None else bias.to(dtype))
         ctx.save_for_backward(inputs, quantized, lora_a, lora_b)
@@ -102,16 +128,18 @@ class _QuantizedLoraLinear(torch.autograd.Function):
         grad_b = flat_grad.t() @ (flat_x @ lora_a.t()) * ctx.scaling if ctx.needs_input_grad[3] else None
         grad_a = (flat_grad @ lora_b).t() @ flat_x * ctx.scaling if ctx.needs_input_grad[2] else None
         grad_bias = flat_grad.sum(0) if ctx.has_bias else None
-        return (None if grad_x is None else grad_x.to(ctx.input_dtype)), None, grad_a, grad_b, None, grad_bias, None
+        return (None if grad_x is None else grad_x.to(ctx.input_dtype)), None, grad_a, grad_b, None, grad_bias, None, None
 
 
 def quantized_lora_linear(x: torch.Tensor, weight: torch.Tensor, lora_a: torch.Tensor, lora_b: torch.Tensor,
-                          scaling: float, bias: torch.Tensor | None, block_size: int) -> torch.Tensor:
+                          scaling: float, bias: torch.Tensor | None, block_size: int,
+                          cache: RoundedWeightCache | None = None) -> torch.Tensor:
     """A LoRA layer as the int4 target computes it: x @ Q(W + scaling * B A)^T (+ bias).
 
     Same forward values and gradients (to float rounding) as
     ``linear(x, fake_quantize(W + (B @ A) * scaling, block_size), bias)``, at the cost of plain
     LoRA plus the rounding. Under autocast the matmuls run in the autocast dtype; the merge and the
-    rounding stay in the weights' fp32, so the grid is the int4 target's.
+    rounding stay in the weights' fp32, so the grid is the int4 target's. With a ``cache``, the
+    rounded weight is reused until the weight or the adapter changes (the optimizer step).
     """
-    return _QuantizedLoraLinear.apply(x, weight, lora_a, lora_b, scaling, bias, block_size)
+    return _QuantizedLoraLinear.apply(x, weight, lora_a, lora_b, scaling, bias, block_size, cache)

@@ -34,7 +34,8 @@ def wrap_for_training(model: Any, params: TrainParams) -> Any:
         )
         trainable = get_peft_model(model, config)
     if params.quantization_aware is not None:
-        make_quantization_aware(trainable, params.method, params.quantization_aware)
+        make_quantization_aware(trainable, params.method, params.quantization_aware,
+                                reuse_rounded=not params.gradient_checkpointing)
     return trainable
 
 

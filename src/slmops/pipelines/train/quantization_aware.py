@@ -18,10 +18,17 @@ import types
 from typing import Any
 
 from slmops.config import QuantizationAwareParams
-from slmops.modeling.quantization import fake_quantize, quantized_lora_linear, round_to_int4_grid
+from slmops.modeling.quantization import RoundedWeightCache, fake_quantize, quantized_lora_linear, round_to_int4_grid
 
 
-def make_quantization_aware(model: Any, method: str, params: QuantizationAwareParams) -> None:
+def make_quantization_aware(model: Any, method: str, params: QuantizationAwareParams, *,
+                            reuse_rounded: bool = True) -> None:
+    """Patch ``model``'s layers to compute as the int4 target will (see the module's docstring).
+
+    ``reuse_rounded`` keeps each LoRA layer's rounded weight between the forward calls of one step
+    (one more copy of the adapted weights in the compute dtype); off for activation checkpointing,
+    which trades that memory away.
+    """
     import torch
 
     if method == "full":
@@ -46,6 +53,7 @@ def make_quantization_aware(model: Any, method: str, params: QuantizationAwarePa
     for module in adapted:
         forward = _quantized_dora_forward if method == "dora" else _quantized_lora_forward
         _patch(module, forward, params.block_size)
+        module._slmops_rounded = RoundedWeightCache() if reuse_rounded else None
     round_weights_in_place(frozen, params.block_size)
 
 
@@ -78,7 +86,8 @@ def _quantized_lora_forward(self: Any, x: Any, *args: Any, **kwargs: Any) -> Any
     """
     (name,) = self.active_adapters
     return quantized_lora_linear(x, self.base_layer.weight, self.lora_A[name].weight, self.lora_B[name].weight,
-                                 self.scaling[name], self.base_layer.bias, self._slmops_block_size)
+                                 self.scaling[name], self.base_layer.bias, self._slmops_block_size,
+                                 self._slmops_rounded)
 
 
 def _quantized_dora_forward(self: Any, x: Any, *args: Any, **kwargs: Any) -> Any:
