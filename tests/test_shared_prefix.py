@@ -50,7 +50,11 @@ def test_loss_and_gradients_match_the_whole_rows(tiny_model_dir, smollm2_tokeniz
     trainable = [p for p in model.parameters() if p.requires_grad]
     reference = model(**whole).loss
     reference_grads = torch.autograd.grad(reference, trainable)
+    head_calls = []
+    hook = model.get_base_model().lm_head.register_forward_hook(lambda *_: head_calls.append(1))
     loss = model(**shared).loss
+    hook.remove()
+    assert head_calls == [1]  # the prefix runs through the layers only: its logits would go unused
     grads = torch.autograd.grad(loss, trainable)
     assert torch.allclose(loss, reference, atol=1e-5)
     for got, want in zip(grads, reference_grads):
