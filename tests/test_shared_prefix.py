@@ -32,12 +32,15 @@ def test_prefix_stops_before_each_rows_last_prompt_token(smollm2_tokenizer):
     assert "prefix_ids" not in SharedPrefixCollator(smollm2_tokenizer.pad_token_id)(_features(smollm2_tokenizer, ""))
 
 
-@pytest.mark.parametrize("quantization_aware", [None, {"block_size": 32}])
-def test_loss_and_gradients_match_the_whole_rows(tiny_model_dir, smollm2_tokenizer, quantization_aware):
+@pytest.mark.parametrize(("quantization_aware", "attention"), [(None, "sdpa"), ({"block_size": 32}, "sdpa"),
+                                                                ({"block_size": 32}, "eager")])
+def test_loss_and_gradients_match_the_whole_rows(tiny_model_dir, smollm2_tokenizer, quantization_aware, attention):
     import torch
 
     params = TrainParams(lora={"r": 4, "alpha": 8, "dropout": 0.0}, quantization_aware=quantization_aware)
-    model = accept_shared_prefix(wrap_for_training(ModelBundle(path=tiny_model_dir).model, params))
+    base = ModelBundle(path=tiny_model_dir).model
+    base.set_attn_implementation(attention)
+    model = accept_shared_prefix(wrap_for_training(base, params))
     with torch.no_grad():
         for name, parameter in model.named_parameters():
             if "lora_B" in name:

@@ -22,6 +22,7 @@ def test_max_steps_accumulation_checkpointing_constant_schedule_and_truncation(t
     assert metrics["steps"] == 3 and metrics["max_steps"] == 3  # not the 2 epochs also set
     assert metrics["rows_per_rank"] == [3 * 2 * 8]  # each optimizer step took 2 batches of 8
     assert metrics["truncated_rows"] == 32  # every templated row is longer than 24 tokens
+    assert metrics["attention"] == "eager"  # train.attention auto: short rows on a CPU
     assert set(history["learning_rate"].dropna()) == {0.003}
     assert validation.empty  # validation_steps not set
 
@@ -41,3 +42,14 @@ def test_early_stopping_on_the_validation_loss(tmp_path, tiny_model_dir, example
                                               early_stopping={"patience": 2, "min_delta": 100.0})
     assert metrics["early_stopped_at_step"] == 3 and metrics["steps"] == 3
     assert validation["step"].tolist() == [1, 2, 3]
+
+
+def test_attention_auto_keeps_the_models_kernel_for_long_rows_and_the_choice_stays_out_of_the_model(
+        tmp_path, tiny_model_dir, examples):
+    (tmp_path / "short").mkdir(), (tmp_path / "long").mkdir()
+    _, merged, metrics, _, _ = train_tiny(tmp_path / "short", tiny_model_dir, examples, max_steps=1)
+    assert metrics["attention"] == "eager"
+    config = (merged / "config.json").read_text()
+    assert "eager" not in config and "sdpa" not in config  # a training choice: evaluation and export load the default
+    _, _, metrics, _, _ = train_tiny(tmp_path / "long", tiny_model_dir, examples, max_steps=1, max_length=320)
+    assert metrics["attention"] == "sdpa"  # rows may run past 256 tokens: eager would keep length^2 scores

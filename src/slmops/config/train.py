@@ -70,6 +70,9 @@ class TrainParams(Section):
     # auto: bf16 autocast where the hardware has native bf16 matmuls (CPU: AVX512-BF16, AMX or Arm BF16;
     # CUDA: compute capability 8.0+), else fp32. bf16 where it is not native stops at start-up.
     precision: Literal["auto", "bf16", "fp32"] = "auto"
+    # auto: eager attention on a CPU for rows up to 256 tokens (PyTorch's CPU flash-attention backward costs
+    # more than the whole attention there), the model's own default elsewhere | eager | sdpa.
+    attention: Literal["auto", "eager", "sdpa"] = "auto"
     loss: LossParams = LossParams()
     lora: LoraParams = LoraParams()
     quantization_aware: QuantizationAwareParams | None = None

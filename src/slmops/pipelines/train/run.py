@@ -173,6 +173,7 @@ def run_training(job: TrainJob) -> None:
             "device": device,
             "compute_dtype": str(compute_dtype_for(device, precision)).removeprefix("torch."),
             "precision": precision,
+            "attention": getattr(trainable.config, "_attn_implementation", None),
             "shared_prefix": share_prefix,
         }
         _write_outputs(job, params, trainer, trainable, tokenizer, metrics, sharded)
