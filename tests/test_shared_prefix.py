@@ -64,3 +64,23 @@ def test_loss_and_gradients_match_the_whole_rows(tiny_model_dir, smollm2_tokeniz
         assert torch.allclose(got, want, rtol=1e-3, atol=1e-6)
     copy = deepcopy(model)  # the forward that takes prefix_ids is rebound to the copy, not kept on the original
     assert copy.forward.__self__ is copy and copy._slmops_forward.__self__ is copy
+
+
+def test_a_step_rounds_each_quantization_aware_layer_once(monkeypatch, tiny_model_dir, smollm2_tokenizer):
+    from peft.tuners.lora import Linear as LoraLinear
+
+    from slmops.modeling import quantization
+    from slmops.pipelines.train.quantization_aware import reusing_rounded_weights
+
+    params = TrainParams(lora={"r": 4, "alpha": 8, "dropout": 0.0}, quantization_aware={"block_size": 32})
+    model = accept_shared_prefix(wrap_for_training(ModelBundle(path=tiny_model_dir).model, params))
+    calls = []
+    rounding = quantization.round_to_int4_grid
+    monkeypatch.setattr(quantization, "round_to_int4_grid", lambda *a, **k: calls.append(1) or rounding(*a, **k))
+    batch = SharedPrefixCollator(smollm2_tokenizer.pad_token_id)(_features(smollm2_tokenizer))
+    layers = sum(isinstance(m, LoraLinear) for m in model.modules())
+    with reusing_rounded_weights(model):
+        model(**batch).loss.backward()  # the prefix, then the rows: two forward calls
+    assert len(calls) == layers
+    model(**batch).loss.backward()  # outside a step (what the trainer wraps): every call rounds
+    assert len(calls) == 3 * layers

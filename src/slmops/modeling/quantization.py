@@ -70,23 +70,34 @@ def fake_quantize(weight: torch.Tensor, block_size: int) -> torch.Tensor:
 
 
 class RoundedWeightCache:
-    """One layer's rounded merged weight, kept while the tensors it was computed from are unchanged.
+    """One layer's rounded merged weight, kept for the forward calls of one train step.
 
-    A train step runs the model twice with the same weights (the batch's shared prefix, then its
-    rows) and, with activation checkpointing, again in backward: each would merge and round all
-    adapted weights anew. The key holds each tensor's storage and version counter, which every
-    in-place change (the optimizer step, loading a checkpoint) advances.
+    A step runs the model twice with the same weights (the batch's shared prefix, then its rows)
+    and, with activation checkpointing, again in backward: each would merge and round all adapted
+    weights anew. The cache holds a value only between ``open()`` and ``close()``, which the trainer
+    calls around each step (``reusing_rounded_weights``), so no value outlives the weights it was
+    computed from, even where FSDP or ZeRO-3 re-gather parameters into reused memory between steps.
+    Within a step the key (each tensor's storage and version counter) still guards against any
+    in-place change.
     """
 
     def __init__(self) -> None:
+        self._open = False
         self._key: tuple[Any, ...] | None = None
         self._value: torch.Tensor | None = None
 
+    def open(self) -> None:
+        self._open = True
+
+    def close(self) -> None:
+        self._open, self._key, self._value = False, None, None
+
     def get(self, key: tuple[Any, ...]) -> torch.Tensor | None:
-        return self._value if key == self._key else None
+        return self._value if self._open and key == self._key else None
 
     def put(self, key: tuple[Any, ...], value: torch.Tensor) -> None:
-        self._key, self._value = key, value
+        if self._open:
+            self._key, self._value = key, value
 
 
 class _QuantizedLoraLinear(torch.autograd.Function):

@@ -15,6 +15,8 @@ Linear layers nothing trains (the tied embedding / LM head under LoRA) are round
 from __future__ import annotations
 
 import types
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from slmops.config import QuantizationAwareParams
@@ -25,9 +27,9 @@ def make_quantization_aware(model: Any, method: str, params: QuantizationAwarePa
                             reuse_rounded: bool = True) -> None:
     """Patch ``model``'s layers to compute as the int4 target will (see the module's docstring).
 
-    ``reuse_rounded`` keeps each LoRA layer's rounded weight between the forward calls of one step
-    (one more copy of the adapted weights in the compute dtype); off for activation checkpointing,
-    which trades that memory away.
+    ``reuse_rounded`` lets each LoRA layer keep its rounded weight for the forward calls of one step
+    (``reusing_rounded_weights``; one more copy of the adapted weights in the compute dtype); off for
+    activation checkpointing, which trades that memory away.
     """
     import torch
 
@@ -106,6 +108,19 @@ def _quantized_dora_forward(self: Any, x: Any, *args: Any, **kwargs: Any) -> Any
         weight = (magnitude / norm).unsqueeze(1) * combined
     weight = fake_quantize(weight, self._slmops_block_size).to(x.dtype)
     return torch.nn.functional.linear(x, weight, self.base_layer.bias)
+
+
+@contextmanager
+def reusing_rounded_weights(model: Any) -> Iterator[None]:
+    """Within this block (one train step: forward and backward) each layer rounds its weight once."""
+    caches = [c for m in model.modules() if (c := getattr(m, "_slmops_rounded", None)) is not None]
+    for cache in caches:
+        cache.open()
+    try:
+        yield
+    finally:
+        for cache in caches:
+            cache.close()
 
 
 def round_weights_in_place(linears: list[Any], block_size: int) -> None:

@@ -23,6 +23,7 @@ from slmops.pipelines.train.job import TrainJob, read_rows
 from slmops.pipelines.train.loading import compute_dtype_for, load_base_model, training_device
 from slmops.pipelines.train.losses import build_loss
 from slmops.pipelines.train.methods import merge_for_export, merge_from_folders, wrap_for_training
+from slmops.pipelines.train.quantization_aware import reusing_rounded_weights
 from slmops.pipelines.train.run_folder import latest_complete_checkpoint
 
 log = logging.getLogger(__name__)
@@ -85,7 +86,8 @@ def _trainer_class() -> type:
             prefix = inputs.get("prefix_ids")  # SharedPrefixCollator: the rows' shared prefix, sent once
             shared = int(prefix.shape[1]) * int(inputs["input_ids"].shape[0]) if prefix is not None else 0
             self.tokens_trained += int(inputs["attention_mask"].sum()) + shared
-            return super().training_step(model, inputs, *args, **kwargs)
+            with reusing_rounded_weights(model):  # quantization-aware layers round once a step, not once a forward
+                return super().training_step(model, inputs, *args, **kwargs)
 
     return CountingTrainer
 
