@@ -84,3 +84,33 @@ def test_a_step_rounds_each_quantization_aware_layer_once(monkeypatch, tiny_mode
     assert len(calls) == layers
     model(**batch).loss.backward()  # outside a step (what the trainer wraps): every call rounds
     assert len(calls) == 3 * layers
+
+
+def test_steps_with_the_rounding_reused_train_as_steps_without(tiny_model_dir, smollm2_tokenizer):
+    import torch
+
+    from slmops.pipelines.train.quantization_aware import reusing_rounded_weights
+
+    def losses(reuse: bool) -> list[float]:
+        torch.manual_seed(0)
+        params = TrainParams(lora={"r": 4, "alpha": 8, "dropout": 0.0}, quantization_aware={"block_size": 32})
+        model = accept_shared_prefix(wrap_for_training(ModelBundle(path=tiny_model_dir).model, params))
+        # fused, as the Trainer's default: its in-place update leaves the version counters alone
+        optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=0.005, fused=True)
+        batch = SharedPrefixCollator(smollm2_tokenizer.pad_token_id)(_features(smollm2_tokenizer))
+        result = []
+        for _ in range(3):
+            if reuse:
+                with reusing_rounded_weights(model):
+                    loss = model(**batch).loss
+                    loss.backward()
+            else:
+                loss = model(**batch).loss
+                loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+            result.append(loss.item())
+        return result
+
+    reused, plain = losses(True), losses(False)
+    assert reused == plain and reused[-1] < reused[0]
