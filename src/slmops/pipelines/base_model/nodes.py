@@ -8,6 +8,7 @@ from slmops.config import BaseModelParams, parse
 from slmops.errors import UnsupportedError
 from slmops.modeling.bundle import ModelBundle
 from slmops.modeling.sources import check_local_model, resolve_model_source
+from slmops.pipelines.base_model.gguf_once import gguf_parsed_once
 
 
 def materialize_base_model(base_model_params: dict[str, Any]) -> tuple[ModelBundle, dict[str, Any]]:
@@ -23,10 +24,11 @@ def materialize_base_model(base_model_params: dict[str, Any]) -> tuple[ModelBund
     if source.gguf_file:
         common["gguf_file"] = source.gguf_file
     try:
-        tokenizer = AutoTokenizer.from_pretrained(source.location, **common)
-        model = AutoModelForCausalLM.from_pretrained(source.location, dtype=torch.float32,
-                                                     use_safetensors=None if params.allow_pickle or source.gguf_file else True,
-                                                     **common)
+        with gguf_parsed_once():
+            tokenizer = AutoTokenizer.from_pretrained(source.location, **common)
+            model = AutoModelForCausalLM.from_pretrained(
+                source.location, dtype=torch.float32,
+                use_safetensors=None if params.allow_pickle or source.gguf_file else True, **common)
     except OSError as error:
         raise UnsupportedError(
             f"cannot load base model '{params.name_or_path}': {error}. Without hub access, use a local folder "
