@@ -80,10 +80,10 @@ def _forward(self: Any, *args: Any, prefix_ids: Any = None, **kwargs: Any) -> An
     forward = self._slmops_forward
     if prefix_ids is None:
         return forward(*args, **kwargs)
-    return forward_with_shared_prefix(forward, prefix_ids, *args, decoder=_decoder(self), **kwargs)
+    return forward_with_shared_prefix(forward, prefix_ids, *args, decoder=decoder_of(self), **kwargs)
 
 
-def _decoder(model: Any) -> Any:
+def decoder_of(model: Any) -> Any:
     """The transformer layers under the LM head (through a PEFT wrapper), or None where the model has no such rule."""
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     try:
