@@ -87,7 +87,7 @@ class TargetParams(Section):
 
 
 class SpeedParams(Section):
-    prompt_count: int = Field(8, gt=0)
+    prompt_count: int = Field(4, gt=0)
     new_tokens: int = Field(64, gt=0)
 
 
