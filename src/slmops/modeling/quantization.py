@@ -151,6 +151,6 @@ def quantized_lora_linear(x: torch.Tensor, weight: torch.Tensor, lora_a: torch.T
     ``linear(x, fake_quantize(W + (B @ A) * scaling, block_size), bias)``, at the cost of plain
     LoRA plus the rounding. Under autocast the matmuls run in the autocast dtype; the merge and the
     rounding stay in the weights' fp32, so the grid is the int4 target's. With a ``cache``, the
-    rounded weight is reused until the weight or the adapter changes (the optimizer step).
+    rounded weight is reused while the cache is open (one train step) and its tensors are unchanged.
     """
     return _QuantizedLoraLinear.apply(x, weight, lora_a, lora_b, scaling, bias, block_size, cache)

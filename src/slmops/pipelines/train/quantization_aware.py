@@ -55,7 +55,7 @@ def make_quantization_aware(model: Any, method: str, params: QuantizationAwarePa
     for module in adapted:
         forward = _quantized_dora_forward if method == "dora" else _quantized_lora_forward
         _patch(module, forward, params.block_size)
-        module._slmops_rounded = RoundedWeightCache() if reuse_rounded else None
+        module._slmops_rounded = RoundedWeightCache() if reuse_rounded and method != "dora" else None
     round_weights_in_place(frozen, params.block_size)
 
 
