@@ -12,7 +12,8 @@ round, so machine noise hits all alike.
 
 Variants (same LoRA r16 all-linear, learning rate, schedule, warmup, batch, steps and seed):
   shipped  params.yaml as shipped: quantization-aware LoRA with the speed levers (low-rank
-           straight-through gradients, the batch's shared prompt prefix computed once) and
+           straight-through gradients, the rounding done once a step, the batch's shared prompt
+           prefix computed once without the LM head, train.attention auto: eager on a CPU) and
            train.precision auto (bf16 autocast where the CPU multiplies bf16 natively, else fp32)
   fp32     the same with train.precision: fp32 (what a CPU without AVX512-BF16/AMX gets)
   plain    the same without quantization-aware training (train.quantization_aware: null), to compare
