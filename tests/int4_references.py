@@ -38,3 +38,13 @@ def rounding_before(weight: torch.Tensor, block_size: int) -> torch.Tensor:
     codes.add_(shifted.sub_(codes).eq_(0.5))
     codes.clamp_(0.0, 15.0).sub_(8.0).mul_(scale)
     return codes.reshape(out_features, -1)[:, :in_features]
+
+
+def count_roundings(monkeypatch) -> list[int]:
+    """A list that grows by one at every call of ``round_to_int4_grid`` (which still rounds)."""
+    from slmops.modeling import quantization
+
+    calls: list[int] = []
+    rounding = quantization.round_to_int4_grid
+    monkeypatch.setattr(quantization, "round_to_int4_grid", lambda *a, **k: calls.append(1) or rounding(*a, **k))
+    return calls

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from int4_references import onnxruntime_int4
+from int4_references import count_roundings, onnxruntime_int4
 
 from slmops.modeling.quantization import fake_quantize, quantized_lora_linear, round_to_int4_grid
 
@@ -90,12 +90,9 @@ def test_under_bf16_autocast_the_grid_stays_fp32_and_gradients_stay_close():
 def test_a_rounding_is_reused_within_a_step_and_never_across_steps(monkeypatch):
     import torch
 
-    from slmops.modeling import quantization
     from slmops.modeling.quantization import RoundedWeightCache
 
-    calls = []
-    rounding = quantization.round_to_int4_grid
-    monkeypatch.setattr(quantization, "round_to_int4_grid", lambda *a, **k: calls.append(1) or rounding(*a, **k))
+    calls = count_roundings(monkeypatch)
     x, weight, lora_a, lora_b, bias_ = _layer(2)
     cache = RoundedWeightCache()
     optimizer = torch.optim.AdamW([lora_a, lora_b], lr=0.05)

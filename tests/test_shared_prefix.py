@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from copy import deepcopy
 
 import pytest
+from int4_references import count_roundings
 
 from slmops.config import TrainParams
 from slmops.modeling.bundle import ModelBundle
@@ -15,6 +17,14 @@ from slmops.pipelines.train.methods import wrap_for_training
 SYSTEM = "<|im_start|>system\nClassify the intent of the user request.<|im_end|>\n<|im_start|>user\n"
 ROWS = [("play some jazz", "PlayMusic"), ("book a table for two at eight tonight", "BookRestaurant"),
         ("will it rain", "GetWeather")]
+
+
+def _model(tiny_model_dir, quantization_aware=None, attention="sdpa"):
+    """The tiny model wrapped for LoRA training (quantization-aware when asked), taking prefix_ids."""
+    params = TrainParams(lora={"r": 4, "alpha": 8, "dropout": 0.0}, quantization_aware=quantization_aware)
+    base = ModelBundle(path=tiny_model_dir).model
+    base.set_attn_implementation(attention)
+    return accept_shared_prefix(wrap_for_training(base, params))
 
 
 def _features(tokenizer, system=SYSTEM):
@@ -37,10 +47,7 @@ def test_prefix_stops_before_each_rows_last_prompt_token(smollm2_tokenizer):
 def test_loss_and_gradients_match_the_whole_rows(tiny_model_dir, smollm2_tokenizer, quantization_aware, attention):
     import torch
 
-    params = TrainParams(lora={"r": 4, "alpha": 8, "dropout": 0.0}, quantization_aware=quantization_aware)
-    base = ModelBundle(path=tiny_model_dir).model
-    base.set_attn_implementation(attention)
-    model = accept_shared_prefix(wrap_for_training(base, params))
+    model = _model(tiny_model_dir, quantization_aware, attention)
     with torch.no_grad():
         for name, parameter in model.named_parameters():
             if "lora_B" in name:
@@ -69,14 +76,10 @@ def test_loss_and_gradients_match_the_whole_rows(tiny_model_dir, smollm2_tokeniz
 def test_a_step_rounds_each_quantization_aware_layer_once(monkeypatch, tiny_model_dir, smollm2_tokenizer):
     from peft.tuners.lora import Linear as LoraLinear
 
-    from slmops.modeling import quantization
     from slmops.pipelines.train.quantization_aware import reusing_rounded_weights
 
-    params = TrainParams(lora={"r": 4, "alpha": 8, "dropout": 0.0}, quantization_aware={"block_size": 32})
-    model = accept_shared_prefix(wrap_for_training(ModelBundle(path=tiny_model_dir).model, params))
-    calls = []
-    rounding = quantization.round_to_int4_grid
-    monkeypatch.setattr(quantization, "round_to_int4_grid", lambda *a, **k: calls.append(1) or rounding(*a, **k))
+    model = _model(tiny_model_dir, {"block_size": 32})
+    calls = count_roundings(monkeypatch)
     batch = SharedPrefixCollator(smollm2_tokenizer.pad_token_id)(_features(smollm2_tokenizer))
     layers = sum(isinstance(m, LoraLinear) for m in model.modules())
     with reusing_rounded_weights(model):
@@ -93,18 +96,13 @@ def test_steps_with_the_rounding_reused_train_as_steps_without(tiny_model_dir, s
 
     def losses(reuse: bool) -> list[float]:
         torch.manual_seed(0)
-        params = TrainParams(lora={"r": 4, "alpha": 8, "dropout": 0.0}, quantization_aware={"block_size": 32})
-        model = accept_shared_prefix(wrap_for_training(ModelBundle(path=tiny_model_dir).model, params))
+        model = _model(tiny_model_dir, {"block_size": 32})
         # fused, as the Trainer's default: its in-place update leaves the version counters alone
         optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=0.005, fused=True)
         batch = SharedPrefixCollator(smollm2_tokenizer.pad_token_id)(_features(smollm2_tokenizer))
         result = []
         for _ in range(3):
-            if reuse:
-                with reusing_rounded_weights(model):
-                    loss = model(**batch).loss
-                    loss.backward()
-            else:
+            with reusing_rounded_weights(model) if reuse else nullcontext():
                 loss = model(**batch).loss
                 loss.backward()
             optimizer.step()

@@ -46,7 +46,8 @@ def test_early_stopping_on_the_validation_loss(tmp_path, tiny_model_dir, example
 
 def test_attention_auto_keeps_the_models_kernel_for_long_rows_and_the_choice_stays_out_of_the_model(
         tmp_path, tiny_model_dir, examples):
-    (tmp_path / "short").mkdir(), (tmp_path / "long").mkdir()
+    (tmp_path / "short").mkdir()
+    (tmp_path / "long").mkdir()
     _, merged, metrics, _, _ = train_tiny(tmp_path / "short", tiny_model_dir, examples, max_steps=1)
     assert metrics["attention"] == "eager"
     config = (merged / "config.json").read_text()
