@@ -88,6 +88,9 @@ KEDRO_PROJECT = ["slmops.settings", "slmops.pipeline_registry"]
 @functools.cache
 def stage_code(stage: str) -> frozenset[str]:
     name = stage.split("@")[0]
+    command = STAGES[name]["cmd"]
+    if command.startswith("python -m "):  # a plain module run outside Kedro (the `inputs` stage)
+        return frozenset(str(f.relative_to(ROOT)) for f in import_closure([command.split()[2]]))
     files = import_closure([f"slmops.pipelines.{name}.pipeline", *_dataset_modules(name), *KEDRO_PROJECT])
     return frozenset({str(f.relative_to(ROOT)) for f in files} | {"conf/base/catalog.yml"})
 
