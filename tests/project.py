@@ -28,6 +28,23 @@ def run(project: Path, *command: str, check: bool = True) -> subprocess.Complete
     return result
 
 
+# dvc.yaml's `inputs` stage is always_changed: every repro runs it and `dvc status` always lists it; what it writes
+# changes only when an input did, so nothing after it reruns unless something moved.
+ALWAYS_RUN = "inputs"
+
+
+def stale_stages(project: Path) -> set[str]:
+    """The stages `dvc status` says would rerun, the always-run `inputs` stage aside."""
+    import json
+
+    return set(json.loads(run(project, "dvc", "status", "--json").stdout)) - {ALWAYS_RUN}
+
+
+def stages_run(output: str) -> list[str]:
+    """The stages a `dvc repro` output says it ran, in order."""
+    return [line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage '")]
+
+
 def read_params(project: Path) -> dict:
     return yaml.safe_load((project / "params.yaml").read_text())
 
