@@ -11,6 +11,7 @@ from slmops.errors import ConfigError, InputDataError
 from slmops.modeling.bundle import ModelBundle
 from slmops.modeling.templating import TemplateFieldError, as_text, fill_template, template_fields
 from slmops.notices import warn_user
+from slmops.pipelines.template.chat import ChatRenderer, render_chat, render_text
 from slmops.pipelines.template.checks import (
     ConflictingLabels,
     TruncatedRows,
@@ -18,6 +19,8 @@ from slmops.pipelines.template.checks import (
     defuse,
     warn_class_balance,
 )
+
+__all__ = ["ChatRenderer", "apply_template", "render_chat", "render_text"]  # render_* live in chat.py
 
 
 def _check_template_syntax(params: TemplateParams) -> None:
@@ -29,57 +32,6 @@ def _check_template_syntax(params: TemplateParams) -> None:
             template_fields(text)
         except ValueError as error:
             raise ConfigError(f"params.yaml: template.{key}: {error}") from None
-
-
-def render_chat(tokenizer: Any, system: str | None, user: str, answer: str) -> tuple[str, str]:
-    """Prompt up to the assistant turn, and the completion that follows it (answer + end-of-turn)."""
-    messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": user}]
-    prompt = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    full = tokenizer.apply_chat_template(messages + [{"role": "assistant", "content": answer}], tokenize=False)
-    if full.startswith(prompt):
-        return prompt, full[len(prompt):]
-    # Templates that rewrite earlier turns once an answer exists: fall back to answer + EOS.
-    return prompt, answer + (tokenizer.eos_token or "")
-
-
-# Stand-ins for the three texts, with the whitespace and newlines a template that trims or rewrites
-# content would change: the render-once shortcut is only taken when they come out untouched.
-_SLOTS = ("\n \x01slmops-system\x01 \n", "\n \x01slmops-user\x01 \n", "\n \x01slmops-answer\x01 \n")
-
-
-class ChatRenderer:
-    """render_chat for many rows: the chat template is rendered once with stand-ins and then filled by
-    plain substitution, when that gives exactly what rendering each row gives (checked on stand-ins and
-    on the first rows); otherwise every row is rendered by the template (the 1 ms-a-row path)."""
-
-    CHECKED_ROWS = 32
-
-    def __init__(self, tokenizer: Any, with_system: bool):
-        self._tokenizer, self._checked = tokenizer, 0
-        system, user, answer = _SLOTS
-        prompt, completion = render_chat(tokenizer, system if with_system else None, user, answer)
-        self._skeleton = None
-        slots = [slot for slot in (_SLOTS if with_system else _SLOTS[1:])]
-        if all((prompt + completion).count(slot) == 1 for slot in slots) and answer in completion:
-            self._skeleton = (prompt, completion)
-
-    def __call__(self, tokenizer: Any, system: str | None, user: str, answer: str) -> tuple[str, str]:
-        if self._skeleton is None or any(slot_mark in text for text in (system or "", user, answer)
-                                         for slot_mark in ("\x01slmops-",)):
-            return render_chat(tokenizer, system, user, answer)
-        prompt, completion = (part.replace(_SLOTS[0], system or "").replace(_SLOTS[1], user).replace(_SLOTS[2], answer)
-                              for part in self._skeleton)
-        if self._checked < self.CHECKED_ROWS:
-            self._checked += 1
-            if (prompt, completion) != render_chat(tokenizer, system, user, answer):
-                self._skeleton = None
-                return render_chat(tokenizer, system, user, answer)
-        return prompt, completion
-
-
-def render_text(tokenizer: Any, system: str | None, user: str, answer: str) -> tuple[str, str]:
-    prompt = f"{system}\n\n{user}\n" if system else f"{user}\n"
-    return prompt, answer + (tokenizer.eos_token or "")
 
 
 def apply_template(records: Iterable[dict[str, Any]], template_params: dict[str, Any],
