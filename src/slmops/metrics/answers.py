@@ -58,6 +58,16 @@ def extract_answer(text: str, pattern: re.Pattern[str] | None) -> str | None:
     return (found or "").strip()
 
 
+# A closed reasoning block at the start of a generation (Qwen3, SmolLM3: <think> is an ordinary token,
+# so decoding keeps it). The template stage turns thinking off, but a model may still open one.
+_THINK_BLOCK = re.compile(r"\A\s*<think>.*?</think>", re.DOTALL)
+
+
+def drop_think_block(text: str) -> str:
+    """The text after a leading <think>…</think> block; an unclosed one is kept (the answer never came)."""
+    return _THINK_BLOCK.sub("", text, count=1)
+
+
 def clean_generation(text: str, stop_strings: Sequence[str] = ()) -> str:
-    """The whole answer: cut at the first stop string, surrounding whitespace removed."""
-    return cut_at_stop_strings(text, stop_strings).strip()
+    """The whole answer: cut at the first stop string, a leading think block and surrounding whitespace removed."""
+    return drop_think_block(cut_at_stop_strings(text, stop_strings)).strip()

@@ -50,7 +50,44 @@ def genai_search_options(settings: GenerationParams, max_length: int) -> dict[st
 
 
 def stop_token_ids(model: Any, tokenizer: Any) -> list[int]:
-    """Token ids that end an answer: the tokenizer's EOS and the model's (end-of-turn for chat models)."""
+    """Token ids that end an answer: the tokenizer's EOS, the model's generation_config EOS list, and the
+    chat template's end-of-turn token, which only the tokenizer may know (Phi-3 ends turns with <|end|>
+    while its EOS is <|endoftext|>; a Gemma or Llama-3 config may list just <eos> / <|end_of_text|>)."""
     configured = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
-    candidates = [tokenizer.eos_token_id, *(configured if isinstance(configured, list) else [configured])]
+    candidates = [tokenizer.eos_token_id, *(configured if isinstance(configured, list) else [configured]),
+                  *end_of_turn_ids(tokenizer)]
     return sorted({i for i in candidates if isinstance(i, int)})
+
+
+def end_of_turn_ids(tokenizer: Any) -> list[int]:
+    """The special token the chat template writes first after an assistant answer ([] without a template).
+
+    Found by rendering a short exchange followed by one more user turn, so a template that ends the
+    answer with plain text and opens the next turn with a control token (Nemotron: "\\n<extra_id_1>")
+    gives that token. onnxruntime-genai must stop there too (genai_config.json ``eos_token_id``).
+    """
+    if not getattr(tokenizer, "chat_template", None):
+        return []
+    from jinja2 import TemplateError
+
+    answer = "\x01slmops-answer\x01"
+    exchange = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": answer}]
+    # Thinking off as in the template stage, so the answer is not wrapped in a think block.
+    options = {"tokenize": False, "add_generation_prompt": False, "enable_thinking": False}
+    try:
+        text = tokenizer.apply_chat_template(exchange + [{"role": "user", "content": "Bye"}], **options)
+    except TemplateError:  # a template that refuses a third turn: the exchange alone
+        text = tokenizer.apply_chat_template(exchange, **options)
+    after = text[text.index(answer) + len(answer):]
+    found = [(after.find(token), token) for token in _special_tokens(tokenizer) if token in after]
+    if not found:
+        return []
+    return [tokenizer.convert_tokens_to_ids(min(found, key=lambda f: (f[0], -len(f[1])))[1])]
+
+
+def _special_tokens(tokenizer: Any) -> set[str]:
+    tokens = set(getattr(tokenizer, "all_special_tokens", []) or [])
+    for added in (getattr(tokenizer, "added_tokens_decoder", {}) or {}).values():
+        if getattr(added, "special", False):
+            tokens.add(str(added))
+    return {t for t in tokens if t}
