@@ -53,6 +53,22 @@ def _check_row(raw: RawRecords, line: int, row: dict[str, Any], required: list[s
                         "strings, numbers or booleans; flatten it in the data")
 
 
+def _lone_surrogate(value: Any) -> str | None:
+    if isinstance(value, str):
+        return next((c for c in value if "\ud800" <= c <= "\udfff"), None)
+    items = [*value.keys(), *value.values()] if isinstance(value, dict) else value if isinstance(value, list) else []
+    return next(filter(None, map(_lone_surrogate, items)), None)
+
+
+def _surrogate_error(raw: RawRecords, line: int, row: dict[str, Any]) -> InputDataError:
+    key, char = next(((k, _lone_surrogate(k) or _lone_surrogate(v)) for k, v in row.items()
+                      if _lone_surrogate(k) or _lone_surrogate(v)), (None, "\ud800"))
+    field = None if key is None else str(key).encode("utf-8", "backslashreplace").decode("utf-8")  # printable
+    return InputDataError(raw.source, f"holds \\u{ord(char):04x}, half of a UTF-16 surrogate pair and no character "
+                          "by itself; write the character itself or its whole pair (like \\ud83d\\ude00), or "
+                          "remove it", line=line, field=field, unit=raw.row_unit)
+
+
 def _records_of(raw: RawRecords, params: DataParams, used: dict[str, str], split: str | None,
                 ) -> Iterator[dict[str, Any]]:
     # Per row only its id and line are kept (16 bytes), to find duplicates once every row has gone by.
@@ -62,7 +78,10 @@ def _records_of(raw: RawRecords, params: DataParams, used: dict[str, str], split
         record = dict(row)
         if "id" in record:  # keep the user's own id, under a name that cannot clash with ours
             record["source_id"] = record.pop("id")
-        record["id"] = content_id(row)
+        try:
+            record["id"] = content_id(row)
+        except UnicodeEncodeError:  # a JSON "\ud800" escape decodes to a lone surrogate, which no file can hold
+            raise _surrogate_error(raw, line, row) from None
         record["source_line"] = line
         if split:
             record["source_split"] = split
