@@ -6,7 +6,8 @@ A case folder holds its input files, optional `params.yaml` (dotted keys overrid
 `data.source` defaults to the case's `input.*`), and `expected.yaml`: `stage` (the `dvc repro` target),
 `answer` (error | warning | ok), `message` (the exact line; `{project}` stands for the project folder), optional
 `contains` (text an artifact must hold afterwards) and `model` (a broken model folder the runner builds: pickle,
-remote_code, no_config; or foreign_adapter, a PEFT adapter of another base in data/06_models/extra_adapters/<case>).
+remote_code, no_config, truncated_weights, no_tokenizer, config_against_weights, heads_against_width,
+no_chat_template, gpt2; or foreign_adapter, a PEFT adapter of another base in data/06_models/extra_adapters/<case>).
 The cases run in WORKERS lanes, each a copy of one project reproduced up to `split` (with the corpus files and the
 broken models), one case after another per lane, so most cost one Kedro start, and the lanes keep both of CI's
 cores busy; each test waits for its own case's answer and asserts on it.
@@ -15,6 +16,7 @@ cores busy; each test waits for its own case's answer and asserts on it.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import traceback
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -55,6 +57,29 @@ def _build_model(kind: str, tiny_model_dir: Path, folder: Path) -> None:
         (folder / "modeling_custom.py").write_text("raise SystemExit('remote code ran')\n")
     elif kind == "no_config":
         (folder / "config.json").unlink()
+    elif kind == "truncated_weights":  # a download cut off half-way
+        weights = folder / "model.safetensors"
+        os.truncate(weights, weights.stat().st_size // 2)
+    elif kind == "no_tokenizer":
+        for name in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja"):
+            (folder / name).unlink()
+    elif kind in ("config_against_weights", "heads_against_width"):
+        config = json.loads((folder / "config.json").read_text())
+        config.update({"hidden_size": 96} if kind == "config_against_weights" else {"num_attention_heads": 5})
+        (folder / "config.json").write_text(json.dumps(config))
+    elif kind == "no_chat_template":
+        (folder / "chat_template.jinja").unlink()
+        tokenizer_config = json.loads((folder / "tokenizer_config.json").read_text())
+        tokenizer_config.pop("chat_template", None)
+        (folder / "tokenizer_config.json").write_text(json.dumps(tokenizer_config))
+    elif kind == "gpt2":  # a whole tiny GPT-2 with the same tokenizer: an architecture the ONNX builder lacks
+        from transformers import GPT2Config, GPT2LMHeadModel
+
+        for weights in folder.glob("*.safetensors"):
+            weights.unlink()
+        config = json.loads((folder / "config.json").read_text())
+        GPT2LMHeadModel(GPT2Config(vocab_size=config["vocab_size"], n_embd=64, n_layer=2, n_head=4,
+                                   n_positions=512)).save_pretrained(folder)
 
 
 def _foreign_adapter(folder: Path) -> None:
