@@ -55,8 +55,11 @@ def chat_prompt(folder: Path, user: str, system: str | None) -> str:
     tokenizer = AutoTokenizer.from_pretrained(folder)  # the exported tokenizer and chat template
     if not getattr(tokenizer, "chat_template", None):
         return f"{system}\n\n{user}\n" if system else f"{user}\n"
+    from slmops.pipelines.template.chat import chat_text
+
     messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": user}]
-    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    # As the template stage renders: the same fixed date and thinking off, so the prompt is the one trained on.
+    return chat_text(tokenizer, messages, add_generation_prompt=True)
 
 
 def stream_generate(folder: Path, prompt: str, max_new_tokens: int, adapter: str | None,
