@@ -18,6 +18,7 @@ from typing import Any
 
 from slmops.config import ExportParams, TargetParams, parse
 from slmops.errors import InputDataError, SlmopsError, UnsupportedError
+from slmops.modeling.builder_compat import builder_code_fixes, builder_source
 from slmops.modeling.bundle import ModelBundle
 from slmops.modeling.model_card import render_model_card
 from slmops.modeling.onnx_adapters import (adapter_tensors, lora_float_nodes, make_lora_inputs,
@@ -38,10 +39,13 @@ def run_builder(source: Path, staging: Path, target: str, options: TargetParams,
     for name in ("onnxruntime", "onnxruntime.quantization"):
         logging.getLogger(name).setLevel(logging.WARNING)
     try:
-        with contextlib.redirect_stdout(builder_output):
-            prepared = parse_extra_options(None, str(source), str(staging), options.precision,
+        with builder_source(source) as (readable, fixes), builder_code_fixes(), \
+                contextlib.redirect_stdout(builder_output):
+            if fixes:
+                log.info("config.json as the builder reads it: %s", "; ".join(fixes))
+            prepared = parse_extra_options(None, str(readable), str(staging), options.precision,
                                            options.execution_provider, str(cache), extra)
-            create_model(None, str(source), str(staging), options.precision, options.execution_provider,
+            create_model(None, str(readable), str(staging), options.precision, options.execution_provider,
                          str(cache), **prepared)
     except Exception as error:
         tail = "\n".join(builder_output.getvalue().splitlines()[-20:])
