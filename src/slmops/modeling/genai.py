@@ -68,6 +68,38 @@ def load_genai_model(folder: Path, options: TargetParams, runtime: RuntimeParams
                       f"({detail}); measuring it needs {PACKAGES[options.execution_provider]}")
 
 
+def search_capacity(folder: Path) -> tuple[int | None, int | None]:
+    """(sliding window, context length) of an exported model, from its genai_config.json (None: not set).
+
+    onnxruntime-genai sizes the KV cache by the search's max_length, and a sliding-window layer
+    (Gemma-2/3, SmolLM3) refuses a cache smaller than its window ("KV cache capacity (47) must be
+    at least local_window_size (4096)"), however short the prompt.
+    """
+    try:
+        model = json.loads((Path(folder) / "genai_config.json").read_text(encoding="utf-8"))["model"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None, None
+    window = (model.get("decoder", {}).get("sliding_window") or {}).get("window_size")
+    return window, model.get("context_length")
+
+
+class _Bounded:
+    """A generator searching a longer max_length than asked for, stopped after ``new_tokens`` of its own."""
+
+    def __init__(self, generator: Any, new_tokens: int):
+        self._generator, self._left = generator, new_tokens
+
+    def is_done(self) -> bool:
+        return self._left <= 0 or self._generator.is_done()
+
+    def generate_next_token(self) -> None:
+        self._generator.generate_next_token()
+        self._left -= 1
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._generator, name)
+
+
 class GenaiModel:
     """An onnxruntime-genai model fed the same token ids the PyTorch model sees (the HF tokenizer's).
 
@@ -84,6 +116,7 @@ class GenaiModel:
         self.model = model if model is not None else load_model(folder, threads, spinning)
         self.load_seconds = time.perf_counter() - started
         self.tokenizer = tokenizer
+        self.window, self.context_length = search_capacity(Path(folder))
         self.adapters, self.adapter = None, None
         if adapter is not None:
             self.load_adapter(Path(folder), adapter)
@@ -102,13 +135,15 @@ class GenaiModel:
                    search_options: dict[str, Any] | None = None) -> Any:
         params = self._og.GeneratorParams(self.model)
         total = len(prompt_ids) + new_tokens
+        # A sliding window needs a KV cache at least as long as the window: search that far, stop at ours.
+        length = max(total, min(self.window, self.context_length or self.window)) if self.window else total
         options = search_options or {"do_sample": False}
-        params.set_search_options(**{**options, "max_length": total, "min_length": total if exact else 0})
+        params.set_search_options(**{**options, "max_length": length, "min_length": total if exact else 0})
         generator = self._og.Generator(self.model, params)
         if self.adapter is not None:
             generator.set_active_adapter(self.adapters, self.adapter)
         generator.append_tokens(prompt_ids)
-        return generator
+        return _Bounded(generator, new_tokens) if length > total else generator
 
     def prompt_ids(self, prompt: str) -> list[int]:
         return self.tokenizer(prompt, add_special_tokens=True)["input_ids"]
