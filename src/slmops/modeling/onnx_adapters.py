@@ -19,6 +19,15 @@ from slmops.errors import InputDataError, UnsupportedError
 RANK = "lora_rank"
 LORA_WEIGHT = re.compile(r"\.lora_[AB]\.MatMul\.weight$")
 PEFT_KEY = re.compile(r"^base_model\.model\.(?P<module>.+)\.lora_(?P<ab>[AB])\.weight$")
+# Fused projections (Phi-3) the builder splits when they carry LoRA: lora_A is shared, lora_B's rows split.
+FUSED = {"qkv_proj": ("q_proj", "k_proj", "v_proj"), "gate_up_proj": ("gate_proj", "up_proj")}
+
+
+def _split_names(name: str) -> list[str]:
+    """The builder's names for ``name``: itself, or one per projection when the module is fused."""
+    module, rest = name.split(".lora_", 1)
+    parent, leaf = module.rsplit(".", 1)
+    return [f"{parent}.{part}.lora_{rest}" for part in FUSED[leaf]] if leaf in FUSED else [name]
 
 
 def onnx_name(peft_key: str) -> str | None:
@@ -26,7 +35,8 @@ def onnx_name(peft_key: str) -> str | None:
     match = PEFT_KEY.match(peft_key)
     if not match:
         return None
-    module = match["module"].replace(".self_attn.", ".attn.")
+    # Phi-2 names its attention output projection `dense`; the builder calls every one o_proj.
+    module = match["module"].replace(".self_attn.dense", ".self_attn.o_proj").replace(".self_attn.", ".attn.")
     return f"{module}.lora_{match['ab']}.MatMul.weight"
 
 
@@ -34,8 +44,7 @@ def lora_float_nodes(adapter_dir: Path) -> list[str]:
     """Node names of the LoRA MatMuls, kept out of int4/int8 so the adapter stays float (what was trained)."""
     nodes = []
     for key in _peft_tensors(adapter_dir):
-        name = onnx_name(key)
-        if name:
+        for name in _split_names(onnx_name(key) or "") if onnx_name(key) else []:
             module, ab = name.removesuffix(".MatMul.weight").rsplit(".", 1)
             nodes.append("/" + module.replace(".", "/").replace("/layers/", "/layers.") + f"/{ab}/MatMul")
     return nodes
@@ -90,17 +99,24 @@ def adapter_tensors(adapter_dir: Path, lora_inputs: dict[str, dict[str, Any]]) -
         name = onnx_name(key)
         if name is None:
             continue
-        if name not in lora_inputs:
+        names = _split_names(name)
+        if any(n not in lora_inputs for n in names):
             raise InputDataError(str(weights_file), "adapter does not fit this base: the base has no LoRA input "
                                  f"for it", field=key)
         array = value.T if ".lora_A." in name else (value * scaling).T  # PEFT [r, in], [out, r]
-        expected = lora_inputs[name]["shape"]
-        fixed = [d for d in expected if d != RANK]
-        actual = [d for i, d in enumerate(array.shape) if expected[i] != RANK]
-        if actual != fixed:
-            raise InputDataError(str(weights_file), f"adapter does not fit this base: shape {list(array.shape)} "
-                                 f"where the base expects {expected}", field=key)
-        tensors[name] = np.ascontiguousarray(array, dtype=lora_inputs[name]["dtype"])
+        if ".lora_B." in name and len(names) > 1:  # a fused B: the parts' widths, in order, along its columns
+            widths = [lora_inputs[n]["shape"][1] for n in names]
+            parts = np.split(array, np.cumsum(widths)[:-1], axis=1) if sum(widths) == array.shape[1] else None
+        else:
+            parts = [array] * len(names)
+        for part_name, part in zip(names, parts or [array] * len(names)):
+            expected = lora_inputs[part_name]["shape"]
+            fixed = [d for d in expected if d != RANK]
+            actual = [d for i, d in enumerate(part.shape) if expected[i] != RANK]
+            if actual != fixed:
+                raise InputDataError(str(weights_file), f"adapter does not fit this base: shape {list(part.shape)} "
+                                     f"where the base expects {expected}", field=key)
+            tensors[part_name] = np.ascontiguousarray(part, dtype=lora_inputs[part_name]["dtype"])
     if not tensors:
         raise InputDataError(str(weights_file), "no LoRA tensors in this adapter")
     for name, spec in lora_inputs.items():  # modules this adapter leaves alone: a zero branch of rank 1
