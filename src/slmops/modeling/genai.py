@@ -176,8 +176,13 @@ class GenaiModel:
         return outputs
 
     def _end_ids(self) -> set[int]:
-        eos = self.tokenizer.eos_token_id
-        return {eos} if isinstance(eos, int) else set()
+        # The ids the exported genai_config.json stops at: the EOS and the chat template's end of turn.
+        from slmops.modeling.generation_settings import end_of_turn_ids
+
+        if not hasattr(self, "_ends"):
+            eos = self.tokenizer.eos_token_id
+            self._ends = ({eos} if isinstance(eos, int) else set()) | set(end_of_turn_ids(self.tokenizer))
+        return self._ends
 
     def measure_decode_speed(self, prompts: list[str], new_tokens: int) -> dict[str, float]:
         """Single-stream greedy decode of exactly ``new_tokens`` per prompt."""

@@ -20,6 +20,7 @@ from slmops.config import ExportParams, TargetParams, parse
 from slmops.errors import InputDataError, SlmopsError, UnsupportedError
 from slmops.modeling.builder_compat import builder_code_fixes, builder_source
 from slmops.modeling.bundle import ModelBundle
+from slmops.modeling.generation_settings import end_of_turn_ids
 from slmops.modeling.model_card import render_model_card
 from slmops.modeling.onnx_adapters import (adapter_tensors, lora_float_nodes, make_lora_inputs,
                                            write_onnx_adapter)
@@ -87,6 +88,19 @@ def write_separate_adapters(staging: Path, folders: dict[str, Path]) -> list[str
     return list(tensors)
 
 
+def stop_at_end_of_turn(staging: Path, tokenizer: Any) -> None:
+    """genai_config.json's eos_token_id gains the chat template's end-of-turn token (Phi-3 <|end|>, Gemma
+    <end_of_turn>, ...), where PyTorch's generation stops too; the builder takes only the model's own EOS ids."""
+    path = staging / "genai_config.json"
+    config = json.loads(path.read_text(encoding="utf-8"))
+    eos = config["model"].get("eos_token_id")
+    known = [eos] if isinstance(eos, int) else list(eos or [])
+    extra = [i for i in end_of_turn_ids(tokenizer) if i not in known]
+    if extra:
+        config["model"]["eos_token_id"] = known + extra
+        path.write_text(json.dumps(config, indent=4) + "\n", encoding="utf-8")
+
+
 def build_onnx_model(merged_model: ModelBundle, base_model: ModelBundle, adapter: Path, extra_adapters_dir: Path,
                      export_params: dict[str, Any], base_model_params: dict[str, Any], train_params: dict[str, Any],
                      target: str | None) -> Path:
@@ -111,6 +125,7 @@ def build_onnx_model(merged_model: ModelBundle, base_model: ModelBundle, adapter
             run_builder(base_model.path, staging, target, options,
                         builder_extra_options(options, adapter_path=Path(adapter), float_nodes=float_nodes))
             adapters = write_separate_adapters(staging, folders)
+        stop_at_end_of_turn(staging, merged_model.tokenizer)
         check_structure(staging, options)
         identity = {"base_model": base_model_params.get("name_or_path", "unknown"),
                     "method": train_params.get("method", "lora"),
