@@ -46,6 +46,13 @@ def _check(name: str, **changes) -> None:
     check_base_model(validate_params(_params(name, **changes)))
 
 
+def _refusal(folder: Path, **changes) -> str:
+    """The one line the check stops with for the model in ``folder`` and these params changes."""
+    with pytest.raises(ConfigError) as raised:
+        _check(str(folder), **changes)
+    return str(raised.value)
+
+
 @pytest.fixture
 def folder(tmp_path) -> Path:
     """A small Llama model folder as save_pretrained lays one out (weights all zero: only shapes are read)."""
@@ -135,9 +142,7 @@ def test_a_broken_folder_is_named_with_its_file(folder, edit, file, message):
 def test_an_architecture_the_builder_lacks_is_refused(folder):
     _edit_config(folder, architectures=["GPT2LMHeadModel"])
     supported = ", ".join(sorted(f.name for f in families.FAMILIES.values() if f.refused is None))
-    with pytest.raises(ConfigError) as raised:
-        _check(str(folder))
-    assert str(raised.value) == (
+    assert _refusal(folder) == (
         f"params.yaml: base_model.name_or_path: '{folder}': architecture GPT2LMHeadModel is not one slmops exports "
         f"with the onnxruntime-genai builder (supported: {supported}); use a base model of a supported family")
 
@@ -153,10 +158,8 @@ def test_a_method_the_family_cannot_take_is_refused(folder, monkeypatch, method,
     llama = families.FAMILIES["LlamaForCausalLM"]
     refused = families.Family(llama.architecture, llama.name, refused_methods={method: "its projections are fused"})
     monkeypatch.setitem(families.FAMILIES, "LlamaForCausalLM", refused)
-    with pytest.raises(ConfigError) as raised:
-        _check(str(folder), **changes)
-    assert str(raised.value) == (f"params.yaml: {key}: not with '{folder}' (LlamaForCausalLM): its projections are "
-                                 f"fused; {fix}")
+    assert _refusal(folder, **changes) == (
+        f"params.yaml: {key}: not with '{folder}' (LlamaForCausalLM): its projections are fused; {fix}")
 
 
 def test_a_target_the_family_cannot_take_is_refused(folder, monkeypatch):
@@ -164,17 +167,14 @@ def test_a_target_the_family_cannot_take_is_refused(folder, monkeypatch):
         return "the runtime lacks its attention kernel" if target == "cpu-int4" else None
 
     monkeypatch.setattr(families, "target_refusal", target_refusal, raising=False)
-    with pytest.raises(ConfigError) as raised:
-        _check(str(folder), **{"export.targets": ["cpu-fp32", "cpu-int4"]})
-    assert str(raised.value) == (f"params.yaml: export.targets: cpu-int4 with '{folder}' (LlamaForCausalLM): the "
-                                 "runtime lacks its attention kernel; remove cpu-int4 from export.targets")
+    assert _refusal(folder, **{"export.targets": ["cpu-fp32", "cpu-int4"]}) == (
+        f"params.yaml: export.targets: cpu-int4 with '{folder}' (LlamaForCausalLM): the runtime lacks its attention "
+        "kernel; remove cpu-int4 from export.targets")
 
 
 def test_a_chat_template_that_refuses_the_system_role_is_refused(folder):
     (folder / "chat_template.jinja").write_text(GEMMA)
-    with pytest.raises(ConfigError) as raised:
-        _check(str(folder))
-    assert str(raised.value) == (
+    assert _refusal(folder) == (
         f"params.yaml: template.system: the chat template of '{folder}' refuses a system message ('System role not "
         "supported'); set template.system: null and put the instruction into template.prompt, or set "
         "template.use_chat_template: false")
@@ -183,9 +183,7 @@ def test_a_chat_template_that_refuses_the_system_role_is_refused(folder):
 
 def test_no_chat_template_is_refused_only_when_one_is_asked_for(folder):
     (folder / "chat_template.jinja").unlink()
-    with pytest.raises(ConfigError) as raised:
-        _check(str(folder))
-    assert str(raised.value) == (
+    assert _refusal(folder) == (
         f"params.yaml: template.use_chat_template: '{folder}' has no chat template (no chat_template.jinja, none in "
         "tokenizer_config.json); set template.use_chat_template: false to train on plain text, or use a model that "
         "has one")
