@@ -44,8 +44,9 @@ def lora_float_nodes(adapter_dir: Path) -> list[str]:
     """Node names of the LoRA MatMuls, kept out of int4/int8 so the adapter stays float (what was trained)."""
     nodes = []
     for key in _peft_tensors(adapter_dir):
-        for name in _split_names(onnx_name(key) or "") if onnx_name(key) else []:
-            module, ab = name.removesuffix(".MatMul.weight").rsplit(".", 1)
+        name = onnx_name(key)
+        for part in _split_names(name) if name else []:
+            module, ab = part.removesuffix(".MatMul.weight").rsplit(".", 1)
             nodes.append("/" + module.replace(".", "/").replace("/layers/", "/layers.") + f"/{ab}/MatMul")
     return nodes
 
@@ -104,12 +105,14 @@ def adapter_tensors(adapter_dir: Path, lora_inputs: dict[str, dict[str, Any]]) -
             raise InputDataError(str(weights_file), "adapter does not fit this base: the base has no LoRA input "
                                  f"for it", field=key)
         array = value.T if ".lora_A." in name else (value * scaling).T  # PEFT [r, in], [out, r]
-        if ".lora_B." in name and len(names) > 1:  # a fused B: the parts' widths, in order, along its columns
+        parts = [array] * len(names)
+        if ".lora_B." in name and len(names) > 1:
+            # A fused B splits into the parts' widths, in order, along its columns; widths that do not add up leave
+            # it whole, and the shape check below names the misfit.
             widths = [lora_inputs[n]["shape"][1] for n in names]
-            parts = np.split(array, np.cumsum(widths)[:-1], axis=1) if sum(widths) == array.shape[1] else None
-        else:
-            parts = [array] * len(names)
-        for part_name, part in zip(names, parts or [array] * len(names)):
+            if sum(widths) == array.shape[1]:
+                parts = np.split(array, np.cumsum(widths)[:-1], axis=1)
+        for part_name, part in zip(names, parts):
             expected = lora_inputs[part_name]["shape"]
             fixed = [d for d in expected if d != RANK]
             actual = [d for i, d in enumerate(part.shape) if expected[i] != RANK]
