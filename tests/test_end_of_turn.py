@@ -25,7 +25,7 @@ def test_the_exported_config_and_the_runtime_stop_at_the_end_of_turn(tmp_path, s
     # The answer counts as ended (not cut by max_new_tokens) when it stops there.
     runtime = GenaiModel.__new__(GenaiModel)  # its stop ids need only the tokenizer, not a loaded model
     runtime.tokenizer = tokenizer
-    assert {tokenizer.eos_token_id, end_id} <= runtime._end_ids()
+    assert {tokenizer.eos_token_id, end_id} <= runtime.end_ids
 
 
 def test_smollm2s_config_is_left_as_the_builder_wrote_it(tmp_path, smollm2_tokenizer):

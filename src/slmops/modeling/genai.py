@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -170,19 +171,18 @@ class GenaiModel:
                 generator.generate_next_token()
             new_ids = list(generator.get_sequence(0))[len(ids):]
             del generator
-            ended = bool(new_ids) and new_ids[-1] in self._end_ids()
+            ended = bool(new_ids) and new_ids[-1] in self.end_ids
             outputs.append((self.tokenizer.decode(new_ids, skip_special_tokens=True),
                             len(new_ids) >= max_new_tokens and not ended))
         return outputs
 
-    def _end_ids(self) -> set[int]:
-        # The ids the exported genai_config.json stops at: the EOS and the chat template's end of turn.
+    @functools.cached_property
+    def end_ids(self) -> frozenset[int]:
+        """The ids the exported genai_config.json stops at: the EOS and the chat template's end of turn."""
         from slmops.modeling.generation_settings import end_of_turn_ids
 
-        if not hasattr(self, "_ends"):
-            eos = self.tokenizer.eos_token_id
-            self._ends = ({eos} if isinstance(eos, int) else set()) | set(end_of_turn_ids(self.tokenizer))
-        return self._ends
+        eos = self.tokenizer.eos_token_id
+        return frozenset(({eos} if isinstance(eos, int) else set()) | set(end_of_turn_ids(self.tokenizer)))
 
     def measure_decode_speed(self, prompts: list[str], new_tokens: int) -> dict[str, float]:
         """Single-stream greedy decode of exactly ``new_tokens`` per prompt."""
