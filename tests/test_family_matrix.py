@@ -26,7 +26,7 @@ from slmops.modeling.families import CELLS, FAMILIES, cell_refusal
 from slmops.modeling.genai import GenaiModel
 from slmops.modeling.generation import generate_greedy
 from slmops.pipelines.export.nodes import build_onnx_model
-from slmops.pipelines.template.nodes import apply_template
+from slmops.pipelines.template.nodes import apply_template, render_chat, render_text
 from slmops.pipelines.train.nodes import train_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,10 +58,10 @@ class Matrix:
 
     def prompts(self, variant: str) -> list[str]:
         _, tokenizer = self.model(variant)
-        if not tokenizer.chat_template:  # a base model (Phi-2): plain text, as the template stage writes it
-            return [f"{q}\n" for q in QUESTIONS]
-        return [tokenizer.apply_chat_template([{"role": "user", "content": q}], tokenize=False,
-                                              add_generation_prompt=True) for q in QUESTIONS]
+        # As the template stage writes them: the chat template (fixed date, thinking off), or plain text for a
+        # base model without one (Phi-2).
+        render = render_chat if tokenizer.chat_template else render_text
+        return [render(tokenizer, None, q, "")[0] for q in QUESTIONS]
 
     def trained(self, variant: str, train: dict) -> tuple[Path, Path]:
         key = (variant, json.dumps(train, sort_keys=True))
