@@ -79,7 +79,8 @@ def tiny_run(tmp_path_factory, tiny_model_dir, snips_rows) -> Path:
 
 def copy_project(destination: Path) -> Path:
     """The files a user clones (code, conf, params, dvc.yaml, raw data), without artifacts."""
-    for name in ("pyproject.toml", "params.yaml", "dvc.yaml", ".telemetry"):
+    for name in ("pyproject.toml", "params.yaml", "dvc.yaml", ".telemetry", "data/00_inputs/dvc.yaml"):
+        (destination / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, destination / name)
     # data/06_models/extra_adapters is in git (its README) so `export` can depend on it before any adapter is added.
     for folder in ("conf", "src", "data/01_raw", "data/06_models/extra_adapters"):

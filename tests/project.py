@@ -28,9 +28,9 @@ def run(project: Path, *command: str, check: bool = True) -> subprocess.Complete
     return result
 
 
-# dvc.yaml's `inputs` stage is always_changed: every repro runs it and `dvc status` always lists it; what it writes
+# The `inputs` stage (data/00_inputs/dvc.yaml) is always_changed: every repro runs it and `dvc status` always lists it; what it writes
 # changes only when an input did, so nothing after it reruns unless something moved.
-ALWAYS_RUN = "inputs"
+ALWAYS_RUN = "data/00_inputs/dvc.yaml:inputs"
 
 
 def stale_stages(project: Path) -> set[str]:

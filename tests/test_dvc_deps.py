@@ -21,7 +21,9 @@ import yaml
 from conftest import ROOT
 
 SRC = ROOT / "src"
-STAGES = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+# The pipeline's stages, and the `inputs` stage in a dvc.yaml of its own (its paths are relative to the root: wdir).
+STAGES = {**yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"],
+          **yaml.safe_load((ROOT / "data/00_inputs/dvc.yaml").read_text())["stages"]}
 CATALOG = yaml.safe_load((ROOT / "conf/base/catalog.yml").read_text())
 
 
