@@ -43,6 +43,8 @@ QAT = {"block_size": 32}
 CELLS: tuple[Cell, ...] = (
     Cell("LoRA, quantization-aware", "cpu-int4", {"method": "lora", "quantization_aware": QAT}, "merged",
          ("lora", "quantization_aware"), "int4 export = PyTorch merged model (weights on the int4 grid)"),
+    Cell("LoRA", "cpu-fp32", {"method": "lora", "quantization_aware": None}, "merged", ("lora",),
+         "fp32 export = PyTorch merged model"),
     Cell("DoRA", "cpu-fp32", {"method": "dora"}, "merged", ("dora",), "fp32 export = PyTorch merged model"),
     # LoRA on the int4-grid base (quantization_aware target base): one training serves this column and the next.
     Cell("LoRA, int4-grid base", "cpu-fp32", {"method": "lora", "quantization_aware": {**QAT, "target": "base"}},
