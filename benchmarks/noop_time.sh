@@ -26,6 +26,7 @@ median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {m=a[int((NR+1)/2)
 mkdir -p benchmarks/results
 {
   echo "$(date -u +%Y-%m-%dT%H:%MZ) $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) CPUs,"\
+       "avx512f: $(grep -qw avx512f /proc/cpuinfo && echo yes || echo no)," \
        "avx512_bf16: $(grep -q avx512_bf16 /proc/cpuinfo && echo yes || echo no), git $(git rev-parse --short HEAD)"
   echo "dvc repro, nothing changed:  median $(median "${repro[@]}") of $runs (${repro[*]} ms)   target <= 2 s"
   echo "dvc status, nothing changed: median $(median "${status[@]}") of $runs (${status[*]} ms)"
