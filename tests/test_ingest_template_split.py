@@ -164,12 +164,10 @@ def test_apply_template_without_system_still_ends_at_the_assistant_turn(bundle):
 def test_apply_template_plain_text_form(bundle):
     params = {**TEMPLATE, "use_chat_template": False}
     example = list(apply_template(_records()[:1], params, DATA, bundle))[0]
-    eos = bundle.tokenizer.eos_token
-    assert eos
     assert example["prompt"] == "Classify the request.\n\nRequest: play some jazz\n"
     assert "<|im_start|>" not in example["prompt"]
-    assert example["completion"] == "PlayMusic" + eos
-    assert example["completion"].endswith(eos)
+    assert bundle.tokenizer.eos_token == "<|im_end|>"  # SmolLM2's: the completion below ends with it
+    assert example["completion"] == "PlayMusic<|im_end|>"
 
 
 def test_free_text_task_has_no_label(bundle):
