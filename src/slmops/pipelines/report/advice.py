@@ -11,8 +11,10 @@ import pandas as pd
 
 from slmops.config import Params
 from slmops.pipelines.report.markdown import md
+from slmops.pipelines.report.tables import metric_name
 
 GOOD_ENOUGH = {"f1": 0.9, "exact_match": 0.5, "rougeL": 0.35}
+GRID_COST_LIMIT = 0.02  # a grid costing the headline score more than this is worth another target or block
 
 
 def headline_metric(eval_metrics: dict[str, Any]) -> str:
@@ -83,6 +85,37 @@ def _generation_advice(params: Params, tuned: dict[str, Any]) -> list[str]:
     return advice
 
 
+def _includes_zero(interval: Any) -> bool:
+    return isinstance(interval, list) and len(interval) == 2 and interval[0] <= 0 <= interval[1]
+
+
+def _grid_advice(params: Params, eval_metrics: dict[str, Any], key: str) -> list[str]:
+    """The quantization grid cost the base more than fine-tuning gained back, or more than GRID_COST_LIMIT."""
+    grid_cost = (eval_metrics.get("delta_grid") or {}).get(key)
+    gained = (eval_metrics.get("delta_tuning") or {}).get(key)
+    if not isinstance(grid_cost, int | float) or not isinstance(gained, int | float) or grid_cost >= 0:
+        return []
+    if abs(grid_cost) <= abs(gained) and grid_cost >= -GRID_COST_LIMIT:
+        return []
+    aware = params.train.quantization_aware
+    grid = eval_metrics.get("grid") or {}
+    bits = grid.get("bits", aware.bits if aware else 4)
+    block = grid.get("block_size", aware.block_size if aware else "?")
+    target = grid.get("target", aware.target if aware else "?")
+    options = []
+    if target == "merged" and params.train.method == "lora":
+        options.append(f"`train.quantization_aware.target: base` (now `merged`; the adapter kept apart from the "
+                       f"int{bits} base, in full precision)")
+    if isinstance(block, int) and block > 16:
+        options.append(f"a smaller `train.quantization_aware.block_size` (now {block}; finer scales round less, "
+                       "at a slightly larger model)")
+    options.append("an int8 target (`cpu-int8` in `export.targets`)")
+    name = metric_name(key, eval_metrics.get("task"))
+    return [f"The int{bits} grid cost the base model {grid_cost:+.3f} {name}, against {gained:+.3f} that fine-tuning "
+            f"gained on it (advice when the cost is larger than the gain or beyond {GRID_COST_LIMIT:.2f}): try "
+            + ", ".join(options[:-1]) + (" or " if len(options) > 1 else "") + options[-1] + "."]
+
+
 def what_to_try_next(params: Params, eval_metrics: dict[str, Any], train_metrics: dict[str, Any],
                      split_summary: dict[str, Any], exports: dict[str, dict[str, Any]],
                      validation: pd.DataFrame | None) -> list[str]:
@@ -100,8 +133,15 @@ def what_to_try_next(params: Params, eval_metrics: dict[str, Any], train_metrics
         advice += _classification_advice(eval_metrics, tuned) if poor else []
     else:
         advice += _generation_advice(params, tuned)
-    interval = ((eval_metrics.get("intervals") or {}).get("delta") or {}).get(key)
-    if isinstance(interval, list) and len(interval) == 2 and interval[0] <= 0 <= interval[1]:
+    advice += _grid_advice(params, eval_metrics, key)
+    intervals = eval_metrics.get("intervals") or {}
+    tuning = (intervals.get("delta_tuning") or {}).get(key)
+    interval = (intervals.get("delta") or {}).get(key)
+    if _includes_zero(tuning):
+        advice.append(f"The 95% interval of what fine-tuning gained on the grid ({tuning[0]:+.3f} to {tuning[1]:+.3f}) "
+                      f"includes zero: the gain cannot be told from noise. Train on more rows or more epochs "
+                      f"(`train.epochs` is {params.train.epochs:g}), and score more validation rows.")
+    elif tuning is None and _includes_zero(interval):
         advice.append(f"The 95% interval of the gain over the base model ({interval[0]:+.3f} to {interval[1]:+.3f}) "
                       "includes zero: with these rows a gain cannot be told from noise; score more validation rows.")
     for name, metrics in exports.items():

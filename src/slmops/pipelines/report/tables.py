@@ -7,7 +7,8 @@ from typing import Any
 from slmops.pipelines.report.markdown import MISSING, Code, code, fmt_bytes, fmt_count, fmt_interval, fmt_score, md, table
 
 SAMPLE_CELL_CHARS = 160  # the base model rambles; the table has to stay readable
-MODEL_NAMES = {"base": "Base", "base_with_label_list": "Base, labels in prompt", "tuned": "Fine-tuned"}
+MODEL_NAMES = {"base": "Base", "base_with_label_list": "Base, labels in prompt",
+               "base_on_grid": "Base on the int4 grid", "tuned": "Fine-tuned"}
 METRIC_NAMES = {
     "f1": "F1", "accuracy": "Accuracy", "macro_precision": "Macro precision", "macro_recall": "Macro recall",
     "unknown_label_share": "Answers not a label", "rouge1": "ROUGE-1", "rouge2": "ROUGE-2", "rougeL": "ROUGE-L",
@@ -30,6 +31,17 @@ def models_of(eval_metrics: dict[str, Any]) -> list[str]:
     return [name for name in MODEL_NAMES if isinstance(eval_metrics.get(name), dict)]
 
 
+def model_names(eval_metrics: dict[str, Any]) -> dict[str, str]:
+    """Column names of the models, the grid's bit width as evaluate recorded it."""
+    bits = (eval_metrics.get("grid") or {}).get("bits", 4)
+    return {**MODEL_NAMES, "base_on_grid": f"Base on the int{bits} grid"}
+
+
+def has_grid(eval_metrics: dict[str, Any]) -> bool:
+    """Evaluate scored the base model on the tuned model's quantization grid too: quality splits in two."""
+    return isinstance(eval_metrics.get("base_on_grid"), dict) and isinstance(eval_metrics.get("delta_tuning"), dict)
+
+
 def _cell(value: Any, interval: Any, key: str, signed: bool = False) -> str:
     digits = DIGITS.get(key, 3)
     text = fmt_score(value, digits, signed)
@@ -45,19 +57,24 @@ def target_scores(metrics: dict[str, Any]) -> tuple[dict[str, Any], dict[str, An
 
 
 def quality_table(eval_metrics: dict[str, Any], exports: dict[str, dict[str, Any]]) -> str:
-    """Each metric: base, (labels-listed base,) tuned, tuned − base, each export target; 95% intervals."""
+    """Each metric: base, (labels-listed base,) (base on the grid,) tuned, the Δ columns, each export target;
+    95% intervals. With the grid, Δ splits into fine-tuning (tuned − base on grid) and grid (on grid − base)."""
     models = models_of(eval_metrics)
+    names = model_names(eval_metrics)
     intervals = eval_metrics.get("intervals") or {}
     tuned = eval_metrics.get("tuned") or {}
     keys = [k for k in METRIC_NAMES if any(k in (eval_metrics.get(m) or {}) for m in models)]
-    header = ["Metric", *(MODEL_NAMES[m] for m in models), "Δ fine-tuned − base", *(code(t) for t in exports)]
+    deltas = ({"delta_tuning": "Δ fine-tuning", "delta_grid": "Δ grid"} if has_grid(eval_metrics)
+              else {"delta": "Δ fine-tuned − base"})
+    header = ["Metric", *(names[m] for m in models), *deltas.values(), *(code(t) for t in exports)]
     rows = []
     for key in keys:
         row = [metric_name(key, eval_metrics.get("task"))]
         row += [_cell((eval_metrics.get(m) or {}).get(key), (intervals.get(m) or {}).get(key), key) for m in models]
-        difference = (eval_metrics.get("delta") or {}).get(key)
-        row.append(_cell(difference, (intervals.get("delta") or {}).get(key), key, signed=True) if "base" in models
-                   and key in tuned else MISSING)
+        for name in deltas:
+            difference = (eval_metrics.get(name) or {}).get(key)
+            row.append(_cell(difference, (intervals.get(name) or {}).get(key), key, signed=True) if "base" in models
+                       and key in tuned else MISSING)
         for metrics in exports.values():
             scores, bounds = target_scores(metrics)
             row.append(_cell(scores.get(key), bounds.get(key), key))
@@ -71,7 +88,8 @@ def per_class_table(eval_metrics: dict[str, Any]) -> str | None:
     if not models:
         return None
     labels = list(per_class[models[-1]])
-    header = ["Label", "Support", *(f"{MODEL_NAMES[m]} {part}" for m in models for part in ("P", "R", "F1"))]
+    names = model_names(eval_metrics)
+    header = ["Label", "Support", *(f"{names[m]} {part}" for m in models for part in ("P", "R", "F1"))]
     rows = []
     for label in labels:
         row = [md(label), fmt_count((per_class[models[-1]].get(label) or {}).get("support"))]
@@ -120,11 +138,11 @@ def targets_table(exports: dict[str, dict[str, Any]]) -> str | None:
     return table(header, rows, "ll" + "r" * len(columns))
 
 
-def samples_table(samples: list[dict[str, Any]], models: list[str]) -> str | None:
+def samples_table(samples: list[dict[str, Any]], models: list[str], names: dict[str, str] = MODEL_NAMES) -> str | None:
     if not samples:
         return None
     present = [m for m in models if any(m in s for s in samples)]
-    header = ["Input", "Reference", *(MODEL_NAMES[m] for m in present)]
+    header = ["Input", "Reference", *(names[m] for m in present)]
     rows = [[md(s.get(key, ""), SAMPLE_CELL_CHARS) for key in ("input", "reference", *present)] for s in samples]
     return table(header, rows)
 
