@@ -137,3 +137,75 @@ def as_generation_task(inputs: dict[str, Any]) -> dict[str, Any]:
     inputs["all_export_metrics"], inputs["dvc_lock"] = {}, {}
     inputs["code_revision"] = {"commit": None, "dirty": None}
     return inputs
+
+
+# --- issue 20: per-stage resource records, the training curve, quality split by the int4 grid ---------------
+
+STAGES = ["base_model", "ingest", "template", "split", "train", "evaluate", "export@cpu-int4",
+          "evaluate_onnx@cpu-int4", "report"]
+MACHINE = {"cpu": "AMD EPYC 7B13", "logical_cpus": 2, "usable_cpus": 2, "memory_gib": 23.4,
+           "simd": ["avx2", "avx512f", "avx512_bf16"], "gpu": None}
+
+
+def make_stage_resources(train_peak_mb: float = 2150.2, children_peak_mb: float | None = None,
+                         stages: list[str] | None = None) -> dict[str, dict[str, Any]]:
+    """reports/resources/<stage>.json as JSONFolderDataset loads them (file stem → document), shuffled order."""
+    seconds = {"base_model": 14.2, "ingest": 3.1, "template": 3.4, "split": 2.9, "train": 612.3, "evaluate": 95.7,
+               "export@cpu-int4": 48.6, "evaluate_onnx@cpu-int4": 37.5, "report": 6.8}
+    peaks = {"base_model": 890.5, "ingest": 310.0, "template": 402.3, "split": 305.1, "train": train_peak_mb,
+             "evaluate": 1410.8, "export@cpu-int4": 1875.4, "evaluate_onnx@cpu-int4": 990.0, "report": 420.6}
+    records = {}
+    for stage in reversed(stages or STAGES):  # the folder's order is not the pipeline's
+        startup = 2.4 if stage == "train" else 1.8
+        records[stage] = {
+            "stage": stage, "wall_seconds": seconds[stage], "startup_seconds": startup,
+            "nodes_seconds": round(seconds[stage] - startup, 1), "peak_rss_mb": peaks[stage],
+            "children_peak_rss_mb": children_peak_mb if stage == "train" else None, "peak_gpu_memory_mb": None,
+            "finished_at": "2026-12-07T01:00:00+00:00", "machine": copy.deepcopy(MACHINE)}
+    return records
+
+
+def make_train_resources(ranks: int = 1, gpu: bool = False) -> pd.DataFrame:
+    """reports/resources/train.csv: one row per logging step per rank; GPU columns empty on a CPU."""
+    rows = []
+    for rank in range(ranks):
+        for step in (5, 10, 15, 20):
+            rows.append({"rank": rank, "step": step, "elapsed_seconds": 13.4 * step / 5,
+                         "tokens_per_second": 140.0 + step + rank, "samples_per_second": 1.6,
+                         "seconds_per_step": 2.68, "rss_mb": 1800.0 + 10 * step + 50 * rank, "cpu_percent": 92.5,
+                         "gpu_allocated_mb": 900.0 + step if gpu else math.nan,
+                         "gpu_reserved_mb": 1200.0 if gpu else math.nan,
+                         "gpu_peak_mb": 1100.0 + step if gpu else math.nan,
+                         "gpu_utilisation_percent": 71.0 if gpu else math.nan})
+    return pd.DataFrame(rows)
+
+
+def resource_train_metrics(utilisation: float = 0.12) -> dict[str, Any]:
+    """train.json with the resource figures the train stage adds."""
+    peak = 340.0
+    return {**make_inputs()["train_metrics"], "precision": "fp32", "attention": "eager", "peak_rss_mb": 2150.2,
+            "monitoring_seconds": 1.23, "monitoring_share": 0.0031, "matmul_peak_gflops": peak,
+            "model_gflops_per_second": round(utilisation * peak, 2), "matmul_utilisation": utilisation}
+
+
+def grid_evaluation(base_right: int, grid_right: int, tuned_right: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """eval.json/eval_details.json of a quantization-aware run: the base also scored on the int4 grid."""
+    spec = TaskSpec(kind="classification", labels=tuple(LABELS))
+    refs = references()
+    runs = {"base": score_predictions(generations(base_right, "Sure! I can help."), refs, spec),
+            "base_on_grid": score_predictions(generations(grid_right, "Sure! I can help."), refs, spec),
+            "tuned": score_predictions(generations(tuned_right, "GetWeather\nmaybe"), refs, spec)}
+    metrics, details = evaluation(tuned_right)
+    metrics.pop("base_with_label_list")
+    metrics.update({name: dict(s.metrics, seconds=5.0) for name, s in runs.items()})
+    metrics["grid"] = {"bits": 4, "block_size": 64, "target": "merged"}
+    metrics["delta"] = delta(runs["tuned"].metrics, runs["base"].metrics)
+    metrics["delta_tuning"] = delta(runs["tuned"].metrics, runs["base_on_grid"].metrics)
+    metrics["delta_grid"] = delta(runs["base_on_grid"].metrics, runs["base"].metrics)
+    metrics["intervals"] = {**{name: s.intervals for name, s in runs.items()},
+                            "delta": difference_intervals(runs["tuned"], runs["base"], len(refs)),
+                            "delta_tuning": difference_intervals(runs["tuned"], runs["base_on_grid"], len(refs)),
+                            "delta_grid": difference_intervals(runs["base_on_grid"], runs["base"], len(refs))}
+    details["per_class"] = {name: s.per_class for name, s in runs.items()}
+    details["confusion"] = {name: s.confusion for name, s in runs.items()}
+    return metrics, details

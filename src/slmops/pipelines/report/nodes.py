@@ -13,15 +13,18 @@ import pandas as pd
 import yaml
 
 from slmops.config import RUNTIME_KEYS, Params, validate_params
-from slmops.pipelines.report import plots
+from slmops.pipelines.report import plots, resource_plots
 from slmops.pipelines.report.advice import headline_metric, what_to_try_next
 from slmops.pipelines.report.lineage import dvc_hash, lineage_artifacts, lineage_context
-from slmops.pipelines.report.markdown import Code, fmt_count, fmt_score, render_html, render_markdown
+from slmops.pipelines.report.markdown import Code, fmt_count, fmt_interval, fmt_score, render_html, render_markdown
+from slmops.pipelines.report.resources import resource_advice, resources_context
 from slmops.pipelines.report.tables import (
     MODEL_NAMES,
+    has_grid,
     key_value_table,
     label_balance_table,
     metric_name,
+    model_names,
     models_of,
     per_class_table,
     quality_table,
@@ -34,7 +37,8 @@ __all__ = ["dvc_hash", "lineage_artifacts", "render_report", "report_context"]
 
 # Figure file names the template refers to.
 FIGURES = {"loss": plots.LOSS_CURVE, "quality": plots.QUALITY, "confusion": plots.CONFUSION_MATRIX,
-           "speed": plots.DECODE_SPEED, "lengths": plots.LENGTHS}
+           "speed": plots.DECODE_SPEED, "lengths": plots.LENGTHS, "stages": resource_plots.STAGE_RESOURCES,
+           "training_resources": resource_plots.TRAINING_RESOURCES}
 
 
 def _longest_backtick_run(text: str) -> int:
@@ -106,9 +110,30 @@ def quality_context(eval_metrics: dict[str, Any], exports: dict[str, dict[str, A
         "decoding": "sampling" if generation.get("do_sample") else "greedy",
         "max_new_tokens": generation.get("max_new_tokens", params.evaluate.max_new_tokens),
         "answer_pattern": eval_metrics.get("answer_pattern"),
-        "per_class": per_class_table(eval_metrics), "samples": samples_table(samples, list(MODEL_NAMES)),
+        "per_class": per_class_table(eval_metrics),
+        "samples": samples_table(samples, list(MODEL_NAMES), model_names(eval_metrics)),
         "has_label_list_run": "base_with_label_list" in eval_metrics,
+        "grid": _grid(eval_metrics) if has_grid(eval_metrics) else None,
     }
+
+
+def _grid(eval_metrics: dict[str, Any]) -> dict[str, Any]:
+    grid = eval_metrics.get("grid") or {}
+    return {"bits": grid.get("bits", 4), "block_size": grid.get("block_size"), "target": grid.get("target")}
+
+
+def _decomposition(eval_metrics: dict[str, Any], key: str, name: str) -> str:
+    """Which part moved: what fine-tuning gained on the grid, what the grid cost the base."""
+    gained = (eval_metrics.get("delta_tuning") or {}).get(key)
+    grid_cost = (eval_metrics.get("delta_grid") or {}).get(key)
+    if not isinstance(gained, int | float) or not isinstance(grid_cost, int | float):
+        return ""
+    bits = (eval_metrics.get("grid") or {}).get("bits", 4)
+    interval = fmt_interval(((eval_metrics.get("intervals") or {}).get("delta_tuning") or {}).get(key))
+    moved = f"gained {gained:+.3f} {name}" if gained >= 0 else f"changed {name} by {gained:+.3f}"
+    text = f" Fine-tuning {moved} on the int{bits} grid" + (f" (95% interval {interval})" if interval else "")
+    return text + (f"; the grid cost the base {grid_cost:+.3f}." if grid_cost < 0 else
+                   f"; the grid moved the base by {grid_cost:+.3f}.")
 
 
 def _summary(params: Params, train_metrics: dict[str, Any], eval_metrics: dict[str, Any],
@@ -119,6 +144,7 @@ def _summary(params: Params, train_metrics: dict[str, Any], eval_metrics: dict[s
     text = (f"{params.base_model.name_or_path} was fine-tuned with {train_metrics.get('method', params.train.method)} "
             f"on {fmt_count(train_metrics.get('train_rows'))} rows. On {fmt_count(eval_metrics.get('rows'))} "
             f"validation rows its {name} went from {fmt_score(base.get(key))} to {fmt_score(tuned.get(key))}.")
+    text += _decomposition(eval_metrics, key, name)
     for target, metrics in exports.items():
         scores, decode = metrics.get("onnx") or {}, metrics.get("decode") or {}
         text += f" {target}: {name} {fmt_score(scores.get(key))}"
@@ -132,7 +158,8 @@ def report_context(parameters: dict[str, Any], train_metrics: dict[str, Any], sp
                    eval_metrics: dict[str, Any], eval_details: dict[str, Any], eval_samples: dict[str, Any],
                    all_export_metrics: dict[str, Any], dvc_lock: dict[str, Any], code_revision: dict[str, Any],
                    report_plots: dict[str, bytes], validation_loss_history: pd.DataFrame | None = None,
-                   merged_model_lineage: dict[str, Any] | None = None) -> dict[str, Any]:
+                   merged_model_lineage: dict[str, Any] | None = None, stage_resources: dict[str, Any] | None = None,
+                   train_resources: pd.DataFrame | None = None) -> dict[str, Any]:
     params = validate_params(parameters)
     train_metrics, split_summary = train_metrics or {}, split_summary or {}
     eval_metrics, exports = {**(eval_metrics or {}), **(eval_details or {})}, all_export_metrics or {}
@@ -148,8 +175,9 @@ def report_context(parameters: dict[str, Any], train_metrics: dict[str, Any], sp
         "targets": {"table": targets_table(exports), "prompts": first.get("prompts"),
                     "new_tokens": first.get("new_tokens")},
         "lineage": lineage_context(code_revision or {}, dvc_lock or {}, merged_model_lineage),
+        "resources": resources_context(stage_resources, train_resources, train_metrics),
         "advice": what_to_try_next(params, eval_metrics, train_metrics, split_summary, exports,
-                                   validation_loss_history),
+                                   validation_loss_history) + resource_advice(params, stage_resources, train_metrics),
         "parameters": text, "parameters_fence": "`" * max(3, _longest_backtick_run(text) + 1), "fig": FIGURES,
     }
 
@@ -158,11 +186,12 @@ def render_report(parameters: dict[str, Any], train_metrics: dict[str, Any], spl
                   eval_metrics: dict[str, Any], eval_details: dict[str, Any], eval_samples: dict[str, Any],
                   all_export_metrics: dict[str, Any], dvc_lock: dict[str, Any], code_revision: dict[str, Any],
                   report_plots: dict[str, bytes], validation_loss_history: pd.DataFrame | None = None,
-                  merged_model_lineage: dict[str, Any] | None = None) -> tuple[str, str]:
+                  merged_model_lineage: dict[str, Any] | None = None, stage_resources: dict[str, Any] | None = None,
+                  train_resources: pd.DataFrame | None = None) -> tuple[str, str]:
     """The report as Markdown (figures linked from figures/) and as one self-contained HTML page."""
     context = report_context(parameters, train_metrics, split_summary, eval_metrics, eval_details, eval_samples,
                              all_export_metrics, dvc_lock, code_revision, report_plots, validation_loss_history,
-                             merged_model_lineage)
+                             merged_model_lineage, stage_resources, train_resources)
     markdown = render_markdown(context)
     return markdown, render_html(markdown, context["title"], report_plots)
 

@@ -40,7 +40,8 @@ def targets_with_decode_speed(all_export_metrics: dict[str, dict[str, Any]]) -> 
     return [name for name, metrics in all_export_metrics.items() if metrics.get("decode")]
 
 
-def _png(figure: Figure) -> bytes:
+def to_png(figure: Figure) -> bytes:
+    """The figure as PNG bytes, the same bytes for the same numbers."""
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=_DPI, metadata={"Software": None})
     return buffer.getvalue()
@@ -75,7 +76,7 @@ def plot_loss_curve(loss_history: pd.DataFrame | None, validation_history: pd.Da
             rate_axes.set_ylabel("learning rate", color="tab:orange")
             rate_axes.ticklabel_format(axis="y", style="sci", scilimits=(0, 0))
     axes.set_title(title)
-    return _png(figure)
+    return to_png(figure)
 
 
 def _grouped_bars(axes: Any, groups: list[str], series: dict[str, list[float]], value_format: str,
@@ -102,13 +103,15 @@ def _errors(values: list[float], intervals: dict[str, Any], keys: list[str]) -> 
 
 
 def plot_quality(eval_metrics: dict[str, Any], all_export_metrics: dict[str, dict[str, Any]]) -> bytes | None:
-    """Base vs fine-tuned vs each ONNX target on the task's main scores, with 95% intervals."""
+    """Base (and base on the int4 grid) vs fine-tuned vs each ONNX target on the main scores, 95% intervals."""
     metrics = quality_metrics(eval_metrics)
     keys = list(metrics)
     intervals = eval_metrics.get("intervals") or {}
     series: dict[str, list[float]] = {}
     errors: dict[str, np.ndarray] = {}
-    names = {"base": "base", "base_with_label_list": "base, labels listed", "tuned": "fine-tuned"}
+    bits = (eval_metrics.get("grid") or {}).get("bits", 4)
+    names = {"base": "base", "base_with_label_list": "base, labels listed", "base_on_grid": f"base, int{bits} grid",
+             "tuned": "fine-tuned"}
     for model, label in names.items():
         scores = eval_metrics.get(model)
         if isinstance(scores, dict):
@@ -134,7 +137,7 @@ def plot_quality(eval_metrics: dict[str, Any], all_export_metrics: dict[str, dic
     axes.set_title(f"Quality on {eval_metrics.get('rows', '?')} validation rows")
     # Below the axes, where it can never hide a bar.
     figure.legend(fontsize=8, loc="outside lower center", ncols=min(len(series), 4))
-    return _png(figure)
+    return to_png(figure)
 
 
 def plot_confusion_matrix(confusion: dict[str, Any]) -> bytes | None:
@@ -161,7 +164,7 @@ def plot_confusion_matrix(confusion: dict[str, Any]) -> bytes | None:
             colour = "white" if count > threshold else "black"
             axes.text(column, row, str(count), ha="center", va="center", fontsize=7, color=colour)
     figure.suptitle(f"Fine-tuned model: confusion matrix ({int(counts.sum())} rows)")  # spans the colour bar too
-    return _png(figure)
+    return to_png(figure)
 
 
 def plot_lengths(predictions: list[dict[str, Any]]) -> bytes | None:
@@ -178,7 +181,7 @@ def plot_lengths(predictions: list[dict[str, Any]]) -> bytes | None:
         axes.set_ylabel("rows")
         axes.grid(axis="y", alpha=0.3)
     figure.suptitle(f"Lengths of the {len(prompts)} evaluated rows")
-    return _png(figure)
+    return to_png(figure)
 
 
 def plot_decode_speed(all_export_metrics: dict[str, dict[str, Any]]) -> bytes | None:
@@ -199,7 +202,7 @@ def plot_decode_speed(all_export_metrics: dict[str, dict[str, Any]]) -> bytes | 
     axes.set_ylabel("tokens / second")
     axes.set_title("Decode speed (greedy)")
     figure.legend(fontsize=8, loc="outside lower center", ncols=2)
-    return _png(figure)
+    return to_png(figure)
 
 
 def plot_report_figures(
@@ -209,8 +212,18 @@ def plot_report_figures(
     eval_details: dict[str, Any],
     predictions: list[dict[str, Any]],
     all_export_metrics: dict[str, dict[str, Any]],
+    stage_resources: dict[str, dict[str, Any]] | None = None,
+    train_resources: pd.DataFrame | None = None,
 ) -> dict[str, bytes]:
     """Every figure this run has data for, keyed by file name (a node: PNG bytes, no file I/O)."""
+    # Imported here: resource_plots draws with this module's to_png.
+    from slmops.pipelines.report.resource_plots import (
+        STAGE_RESOURCES,
+        TRAINING_RESOURCES,
+        plot_stage_resources,
+        plot_training_resources,
+    )
+
     all_export_metrics = all_export_metrics or {}
     eval_metrics = {**(eval_metrics or {}), **(eval_details or {})}
     confusion = ((eval_metrics.get("confusion") or {}).get("tuned") or {}) if is_classification(eval_metrics) else {}
@@ -220,5 +233,7 @@ def plot_report_figures(
         CONFUSION_MATRIX: plot_confusion_matrix(confusion) if confusion else None,
         DECODE_SPEED: plot_decode_speed(all_export_metrics),
         LENGTHS: plot_lengths(predictions or []),
+        STAGE_RESOURCES: plot_stage_resources(stage_resources),
+        TRAINING_RESOURCES: plot_training_resources(train_resources),
     }
     return {name: png for name, png in figures.items() if png is not None}
