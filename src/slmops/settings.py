@@ -4,8 +4,9 @@ from kedro.config import OmegaConfigLoader
 
 from slmops.hooks import ValidateParamsHook
 from slmops.lineage.hook import LineageHook
+from slmops.resources.hook import StageResourcesHook
 
-HOOKS = (ValidateParamsHook(), LineageHook())
+HOOKS = (ValidateParamsHook(), LineageHook(), StageResourcesHook())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 # Kedro reads the root params.yaml itself, the same file DVC tracks: no copy to drift.

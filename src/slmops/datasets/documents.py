@@ -33,8 +33,9 @@ class JSONDocumentDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
 class JSONFolderDataset(AbstractDataset[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]):
     """Every ``*.json`` in a folder, keyed by file stem (e.g. one metrics file per export target)."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, metadata: dict[str, Any] | None = None):
         self._path = Path(path)
+        self.metadata = metadata
 
     def load(self) -> dict[str, dict[str, Any]]:
         files = [p for p in sorted(self._path.glob("*.json")) if not p.name.endswith(".lineage.json")]  # records

@@ -112,10 +112,15 @@ class LineageHook:
         catalog = self._catalog
         return catalog.get(name) if catalog is not None and name in catalog else None
 
+    def _is_artifact(self, dataset: Any) -> bool:
+        # Volatile: figures of one run (time, memory), rewritten after the report that reads them; no DVC dep.
+        volatile = (getattr(dataset, "metadata", None) or {}).get("volatile")
+        return dataset is not None and type(dataset).__name__ not in NOT_ARTIFACTS and not volatile
+
     def _artifact_path(self, name: str, output: bool) -> Path | None:
         dataset = self._dataset(name)
         kind = type(dataset).__name__
-        if dataset is None or kind in NOT_ARTIFACTS:
+        if not self._is_artifact(dataset):
             return None
         described = dataset._describe()  # noqa: SLF001 - Kedro's own way to say where a dataset lives
         location = described.get("filepath") or described.get("path") or described.get("source")
@@ -129,7 +134,7 @@ class LineageHook:
 
     def _input_entry(self, name: str) -> dict[str, Any] | None:
         dataset = self._dataset(name)
-        if dataset is None or type(dataset).__name__ in NOT_ARTIFACTS:
+        if not self._is_artifact(dataset):
             return None
         path = self._artifact_path(name, output=False)
         if path is None:  # e.g. a dataset on a hub: named, not hashed
