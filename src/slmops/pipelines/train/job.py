@@ -44,6 +44,10 @@ class TrainJob:
     def validation_loss_file(self) -> Path:
         return Path(self.outputs) / "validation_loss.csv"
 
+    @property
+    def resources_file(self) -> Path:
+        return Path(self.outputs) / "resources.csv"
+
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self), indent=2, sort_keys=True))
 

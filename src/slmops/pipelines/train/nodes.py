@@ -23,8 +23,8 @@ from slmops.pipelines.train.run_folder import model_files, prepare_run_folder, r
 
 def train_model(base_model: ModelBundle, train_examples_path: Path, validation_examples_path: Path,
                 train_params: dict[str, Any], checkpoint_dir: Path, tensorboard_dir: Path
-                ) -> tuple[Path, Path, dict[str, Any], pd.DataFrame, pd.DataFrame]:
-    """Train; return the adapter folder, the merged model folder, metrics, and the two loss curves."""
+                ) -> tuple[Path, Path, dict[str, Any], pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Train; return the adapter folder, the merged model folder, metrics, the two loss curves and the resource curve."""
     params: TrainParams = parse(TrainParams, train_params, "train")
     for split in (train_examples_path, validation_examples_path):
         if not Path(split).is_file():
@@ -45,6 +45,7 @@ def train_model(base_model: ModelBundle, train_examples_path: Path, validation_e
     metrics = json.loads(job.metrics_file.read_text())
     train_loss = pd.read_csv(job.train_loss_file)
     validation_loss = pd.read_csv(job.validation_loss_file)
+    resources = pd.read_csv(job.resources_file)
     # Checkpoints exist to survive a crash; the finished outputs are moved into place by the catalog.
     remove_checkpoints(run_folder)
-    return job.adapter_dir, job.merged_model_dir, metrics, train_loss, validation_loss
+    return job.adapter_dir, job.merged_model_dir, metrics, train_loss, validation_loss, resources

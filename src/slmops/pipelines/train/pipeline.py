@@ -8,6 +8,6 @@ def create_pipeline(**kwargs) -> Pipeline:
         node(train_model,
              ["base_model", "train_examples_path", "validation_examples_path", "params:train", "checkpoint_dir",
               "tensorboard_dir"],
-             ["adapter", "merged_model", "train_metrics", "loss_history", "validation_loss_history"],
+             ["adapter", "merged_model", "train_metrics", "loss_history", "validation_loss_history", "train_resources"],
              name="train_model"),
     ])

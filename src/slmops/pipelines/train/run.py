@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 from slmops.config import TrainParams, parse
 from slmops.errors import InputDataError
@@ -22,9 +25,13 @@ from slmops.pipelines.train.history import loss_frames
 from slmops.pipelines.train.job import TrainJob, read_rows
 from slmops.pipelines.train.loading import compute_dtype_for, load_base_model, training_device
 from slmops.pipelines.train.losses import build_loss
+from slmops.pipelines.train.monitor import COLUMNS, PortableTensorBoardCallback, ResourceMonitor, write_other_ranks
 from slmops.pipelines.train.methods import merge_for_export, merge_from_folders, wrap_for_training
 from slmops.pipelines.train.quantization_aware import reusing_rounded_weights
 from slmops.pipelines.train.run_folder import latest_complete_checkpoint
+from slmops.resources.machine import usable_cpus
+from slmops.resources.matmul import matmul_gflops
+from slmops.resources.process import peak_rss_mb
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +100,8 @@ def _trainer_class() -> type:
 
 
 def run_training(job: TrainJob) -> None:
+    from accelerate.utils import gather_object
     from transformers import AutoTokenizer, set_seed
-    from transformers.integrations import TensorBoardCallback
 
     params: TrainParams = parse(TrainParams, job.params, "train")
     train_rows = read_rows(job.train_split)
@@ -129,7 +136,11 @@ def run_training(job: TrainJob) -> None:
         from torch.utils.tensorboard import SummaryWriter
 
         writer = SummaryWriter(log_dir=job.tensorboard_dir)
-        callbacks.append(TensorBoardCallback(tb_writer=writer))
+        callbacks.append(PortableTensorBoardCallback(writer, os.getcwd()))  # cwd: the project root, as for every path
+    peak = matmul_gflops(device, compute_dtype_for(device, precision)) if args.should_save else None
+    monitor = ResourceMonitor(lambda: (trainer.rows_trained, trainer.tokens_trained), args.process_index,
+                              usable_cpus(), device, writer)
+    callbacks.append(monitor)
     stopper = None
     if params.early_stopping is not None:
         stopper = StopWhenValidationLossStalls(params.early_stopping.patience, params.early_stopping.min_delta)
@@ -146,7 +157,9 @@ def run_training(job: TrainJob) -> None:
     result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     seconds = time.perf_counter() - started
     per_rank = _gather_counts(trainer)
+    resource_rows = gather_object(monitor.rows)  # every rank's rows, on every rank
     if writer is not None:
+        write_other_ranks(writer, resource_rows)
         writer.close()
 
     sharded = trainer.is_fsdp_enabled or trainer.is_deepspeed_enabled
@@ -177,9 +190,33 @@ def run_training(job: TrainJob) -> None:
             "precision": precision,
             "attention": getattr(trainable.config, "_attn_implementation", None),
             "shared_prefix": share_prefix,
+            "tensorboard_run": Path(job.tensorboard_dir).name,  # data/08_reporting/tensorboard/<this>
+            **cost_figures(trainer, trainable, monitor, seconds, per_rank, peak, params.method),
         }
         _write_outputs(job, params, trainer, trainable, tokenizer, metrics, sharded)
+        pd.DataFrame(resource_rows, columns=list(COLUMNS)).to_csv(job.resources_file, index=False)
     trainer.accelerator.wait_for_everyone()
+
+
+def cost_figures(trainer: Any, trainable: Any, monitor: ResourceMonitor, seconds: float,
+                 per_rank: list[tuple[int, int]], peak_gflops: float | None, method: str) -> dict[str, Any]:
+    """What training cost this process: memory, the monitor's own time, throughput against the matmul peak."""
+    import torch
+
+    tokens_per_second = sum(t for _, t in per_rank) / seconds / len(per_rank) if seconds > 0 else 0.0
+    linear = sum(m.weight.numel() for m in trainable.modules() if isinstance(m, torch.nn.Linear))
+    # Per token: forward 2 FLOPs per weight, backward 2 more for activation gradients, 2 more for weight gradients
+    # when every weight trains (an adapter's own gradients are negligible).
+    model_gflops = (6 if method == "full" else 4) * linear * tokens_per_second / 1e9
+    return {
+        "peak_rss_mb": peak_rss_mb(),
+        "rss_before_training_mb": monitor.rss_before_training_mb,
+        "monitoring_seconds": round(monitor.seconds, 3),
+        "monitoring_share": round(monitor.seconds / seconds, 5) if seconds > 0 else None,
+        "matmul_peak_gflops": peak_gflops,
+        "model_gflops_per_second": round(model_gflops, 1),
+        "matmul_utilisation": round(model_gflops / peak_gflops, 3) if peak_gflops else None,
+    }
 
 
 def _gather_counts(trainer: Any) -> list[tuple[int, int]]:
