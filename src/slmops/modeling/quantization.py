@@ -52,6 +52,14 @@ def _round_blocks_in_place(blocks: torch.Tensor) -> None:
     blocks.sub_(7.5).floor_().clamp_(-8.0, 7.0).mul_(scale)
 
 
+def round_weights_in_place(linears: list[Any], block_size: int) -> None:
+    """Put each Linear layer's weight onto the int4 grid (a weight tied to an embedding takes it along)."""
+    with torch.no_grad():
+        for module in linears:
+            rounded = round_to_int4_grid(module.weight.float(), block_size)
+            module.weight.copy_(rounded.to(module.weight.dtype))
+
+
 class _StraightThroughInt4(torch.autograd.Function):
     """Forward: the int4-rounded weight. Backward: the gradient as if no rounding happened."""
 

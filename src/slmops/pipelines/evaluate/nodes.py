@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from slmops.config import EvaluateParams, parse
+from slmops.config import EvaluateParams, QuantizationAwareParams, parse
 from slmops.config.export import SpeedParams
 from slmops.metrics import evaluation_rows
 from slmops.metrics import (
@@ -20,9 +20,10 @@ from slmops.metrics import (
 )
 from slmops.modeling.bundle import ModelBundle
 from slmops.modeling.generation import Generation, completion_nll, generate_answers, measure_decode_speed
+from slmops.modeling.quantization import round_weights_in_place
 from slmops.pipelines.evaluate.prompts import with_label_list
 
-BASE, LISTED, TUNED = "base", "base_with_label_list", "tuned"
+BASE, LISTED, ON_GRID, TUNED = "base", "base_with_label_list", "base_on_grid", "tuned"
 
 
 def run_model(bundle: ModelBundle, rows: list[dict[str, Any]], prompts: list[str], spec: TaskSpec,
@@ -42,14 +43,39 @@ def run_model(bundle: ModelBundle, rows: list[dict[str, Any]], prompts: list[str
 
 
 def _runs(base_model: ModelBundle, merged_model: ModelBundle, rows: list[dict[str, Any]], spec: TaskSpec,
-          params: EvaluateParams) -> dict[str, tuple[Scores, list[Generation]]]:
+          params: EvaluateParams, grid: QuantizationAwareParams | None) -> dict[str, tuple[Scores, list[Generation]]]:
     prompts = [e["prompt"] for e in rows]
     runs = {BASE: run_model(base_model, rows, prompts, spec, params, BASE)}
     if params.base_with_label_list and spec.kind == "classification":
         listed = [with_label_list(e, list(spec.labels)) for e in rows]
         runs[LISTED] = run_model(base_model, rows, listed, spec, params, LISTED, perplexity=False)
+    if grid is not None:
+        # The tuned model was scored on the int4 grid: the base on that same grid splits "tuned − base" into what
+        # fine-tuning gained and what the grid cost. Rounded in place: the base's float weights are not needed again.
+        round_onto_grid(base_model, grid)
+        runs[ON_GRID] = run_model(base_model, rows, prompts, spec, params, ON_GRID)
     runs[TUNED] = run_model(merged_model, rows, prompts, spec, params, TUNED)
     return runs
+
+
+def round_onto_grid(bundle: ModelBundle, grid: QuantizationAwareParams) -> None:
+    """Every Linear weight of the model onto the int4 grid, as training's merge rounds the fine-tuned model."""
+    import torch
+
+    model = bundle.model.to(torch.float32)  # int4 grid values need more mantissa than bf16 has
+    round_weights_in_place([m for m in model.modules() if isinstance(m, torch.nn.Linear)], grid.block_size)
+
+
+def decomposition(runs: dict[str, tuple[Scores, list[Generation]]], rows: int,
+                  params: EvaluateParams) -> tuple[dict[str, Any], dict[str, Any]]:
+    """tuned − base on the grid (what fine-tuning gained), base on the grid − base (what the grid cost), intervals."""
+    if ON_GRID not in runs:
+        return {}, {}
+    (base, _), (on_grid, _), (tuned, _) = runs[BASE], runs[ON_GRID], runs[TUNED]
+    pairs = {"delta_tuning": (tuned, on_grid), "delta_grid": (on_grid, base)}
+    return ({name: delta(a.metrics, b.metrics) for name, (a, b) in pairs.items()},
+            {name: difference_intervals(a, b, rows, params.bootstrap_resamples, params.bootstrap_seed)
+             for name, (a, b) in pairs.items()})
 
 
 def _row_record(example: dict[str, Any], reference: str, runs: dict[str, tuple[Scores, list[Generation]]],
@@ -90,7 +116,8 @@ def pytorch_decode_speed(bundle: ModelBundle, rows: list[dict[str, Any]], speed:
 
 
 def evaluate_models(base_model: ModelBundle, merged_model: ModelBundle, validation_examples: list[dict[str, Any]],
-                    evaluate_params: dict[str, Any], speed_params: dict[str, Any]
+                    evaluate_params: dict[str, Any], speed_params: dict[str, Any],
+                    quantization_aware: dict[str, Any] | None = None,
                     ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
     """Return metrics (each model, delta, 95% intervals, the fine-tuned model's decode speed), details
     (per class, confusion, how each metric is computed), a few samples, and every row's answers.
@@ -101,15 +128,19 @@ def evaluate_models(base_model: ModelBundle, merged_model: ModelBundle, validati
     params: EvaluateParams = parse(EvaluateParams, evaluate_params, "evaluate")
     rows = evaluation_rows(validation_examples, params.max_rows)
     spec = task_spec(rows, params.task, params.answer_pattern, params.generation.stop_strings)
-    runs = _runs(base_model, merged_model, rows, spec, params)
+    grid = parse(QuantizationAwareParams, quantization_aware, "train.quantization_aware") if quantization_aware else None
+    runs = _runs(base_model, merged_model, rows, spec, params, grid)
     (base, _), (tuned, _) = runs[BASE], runs[TUNED]
+    deltas, delta_intervals = decomposition(runs, len(rows), params)
     metrics: dict[str, Any] = {
         "rows": len(rows), "task": spec.kind, "labels": list(spec.labels), "answer_pattern": spec.answer_pattern,
         **{name: scores.metrics for name, (scores, _) in runs.items()},
         "delta": delta(tuned.metrics, base.metrics),
+        **({"grid": {"bits": grid.bits, "block_size": grid.block_size, "target": grid.target}} if grid else {}),
+        **deltas,
         "intervals": {**{name: scores.intervals for name, (scores, _) in runs.items()},
                       "delta": difference_intervals(tuned, base, len(rows), params.bootstrap_resamples,
-                                                    params.bootstrap_seed)},
+                                                    params.bootstrap_seed), **delta_intervals},
         "decode": pytorch_decode_speed(merged_model, rows, parse(SpeedParams, speed_params, "export.speed")),
     }
     reported = {name for scores, _ in runs.values() for name in scores.metrics}

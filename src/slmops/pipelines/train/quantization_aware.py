@@ -20,7 +20,12 @@ from contextlib import contextmanager
 from typing import Any
 
 from slmops.config import QuantizationAwareParams
-from slmops.modeling.quantization import RoundedWeightCache, fake_quantize, quantized_lora_linear, round_to_int4_grid
+from slmops.modeling.quantization import (
+    RoundedWeightCache,
+    fake_quantize,
+    quantized_lora_linear,
+    round_weights_in_place,
+)
 
 
 def make_quantization_aware(model: Any, method: str, params: QuantizationAwareParams, *,
@@ -121,16 +126,6 @@ def reusing_rounded_weights(model: Any) -> Iterator[None]:
     finally:
         for cache in caches:
             cache.close()
-
-
-def round_weights_in_place(linears: list[Any], block_size: int) -> None:
-    """Put each Linear layer's weight onto the int4 grid."""
-    import torch
-
-    with torch.no_grad():
-        for module in linears:
-            rounded = round_to_int4_grid(module.weight.float(), block_size)
-            module.weight.copy_(rounded.to(module.weight.dtype))
 
 
 def _is_trainable(module: Any) -> bool:
