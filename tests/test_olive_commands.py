@@ -60,6 +60,13 @@ def test_finetune_flags_land_in_params_yaml_as_dvc_reads_them(tmp_path):
     assert params["train"]["epochs"] == 2, "flags not given leave params.yaml as it was"
 
 
+def test_report_to_maps_onto_tensorboard_and_mlflow_and_names_the_rest():
+    assert finetune_overrides({"report_to": "tensorboard"}) == {}  # always written
+    assert finetune_overrides({"report_to": "tensorboard, mlflow"}) == {"lineage.mlflow.enabled": True}
+    with pytest.raises(ConfigError, match="--report_to wandb: not supported"):
+        finetune_overrides({"report_to": "wandb"})
+
+
 def test_optimize_maps_device_provider_and_precision(tmp_path):
     cpu = optimize_overrides({"device": "cpu", "precision": "int4"}, {"cpu-int4": {}})
     assert cpu == {"export.targets": ["cpu-int4"]}  # a configured target keeps its builder options
@@ -101,9 +108,11 @@ def test_the_guide_commands_run_as_dvc_experiments(tmp_path, tmp_path_factory, t
 
     project = copy_of(reproduced_tiny_project(tmp_path_factory, tiny_model_dir, snips_rows), tmp_path / "p")
     # The committed run's own values: DVC has run them, so this is quick, and still a named experiment.
-    run(project, "slmops", "finetune", "--method", "lora", "--seed", "42", "-o", "models/adapter", "-n", "olive-ft")
+    run(project, "slmops", "finetune", "--method", "lora", "--seed", "42", "-o", "models/adapter", "-n", "olive-ft",
+        "--report_to", "tensorboard", "--logging_dir", "logs")
     adapter = project / "models/adapter/adapter_config.json"
     assert adapter.read_bytes() == (project / "data/06_models/adapter/adapter_config.json").read_bytes()
+    assert list((project / "logs").glob("events.out.tfevents.*")), "--logging_dir holds this run's TensorBoard logs"
     run(project, "slmops", "optimize", "--adapter_path", "models/adapter", "--device", "cpu", "--precision", "int4",
         "-o", "models/int4", "-n", "olive-opt")
     assert (project / "models/int4/model.onnx").is_file()

@@ -14,6 +14,7 @@ from slmops.commands.olive import (
     finetune_overrides,
     optimize_overrides,
     run_experiment,
+    tensorboard_run,
     unsupported,
 )
 from slmops.errors import SlmopsError
@@ -50,10 +51,13 @@ def _fail(error: SlmopsError) -> None:
 @click.option("--lora_alpha", type=int, help="train.lora.alpha")
 @click.option("--lora_dropout", type=float, help="train.lora.dropout")
 @click.option("--target_modules", help="train.lora.target_modules, comma-separated")
+@click.option("--report_to", help="tensorboard (always written) | mlflow (lineage.mlflow.enabled); comma-separated")
+@click.option("--logging_dir", help="copy this run's TensorBoard logs (loss, resource curves) here once it completes")
 @click.option("-o", "--output_path", help="copy the trained adapter here once the run completes")
 @click.option("-n", "--name", help="the DVC experiment's name")
 @click.pass_context
-def finetune(ctx: click.Context, output_path: str | None, name: str | None, **options: object) -> None:
+def finetune(ctx: click.Context, output_path: str | None, name: str | None, logging_dir: str | None,
+             **options: object) -> None:
     """Fine-tune as `olive finetune` does, as a DVC experiment of the whole pipeline."""
     unsupported(ctx.args)
     try:
@@ -62,6 +66,8 @@ def finetune(ctx: click.Context, output_path: str | None, name: str | None, **op
         _fail(error)
     exit_on(run_experiment(overrides, name))
     copy_output(Path("data/06_models/adapter"), output_path)
+    if logging_dir:
+        copy_output(tensorboard_run(Path.cwd()), logging_dir)
 
 
 @click.command(context_settings=_LENIENT)

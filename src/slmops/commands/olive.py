@@ -94,7 +94,31 @@ def finetune_overrides(options: dict[str, Any]) -> dict[str, Any]:
                     "template.label_field": o.get("label_field")})  # null: F1 over answer tokens
     elif "label_field" in o:
         out["template.label_field"] = o["label_field"]
+    out.update(report_to_overrides(o.get("report_to")))
     return out
+
+
+# Olive's --report_to (Hugging Face's): TensorBoard logs are always written (data/08_reporting/tensorboard, with the
+# resource curves); MLflow is this project's lineage.mlflow. Other trackers have no counterpart here.
+REPORT_TO = {"tensorboard": {}, "mlflow": {"lineage.mlflow.enabled": True}}
+
+
+def report_to_overrides(report_to: str | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in (n.strip().lower() for n in (report_to or "").split(",") if n.strip()):
+        if name not in REPORT_TO:
+            raise ConfigError(f"--report_to {name}: not supported; TensorBoard logs are always written "
+                              f"(data/08_reporting/tensorboard), and mlflow turns on lineage.mlflow")
+        out.update(REPORT_TO[name])
+    return out
+
+
+def tensorboard_run(root: Path) -> Path:
+    """The TensorBoard folder of the run `train` last finished (train.json names it)."""
+    import json
+
+    metrics = json.loads((root / "reports/metrics/train.json").read_text(encoding="utf-8"))
+    return root / "data/08_reporting/tensorboard" / metrics["tensorboard_run"]
 
 
 def target_name(precision: str, device: str | None, provider: str | None) -> tuple[str, dict[str, Any]]:
