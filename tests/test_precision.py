@@ -94,19 +94,15 @@ def test_each_precision_sets_the_trainer_and_the_autocast_context(tmp_path, chos
 
 @pytest.mark.parametrize("requested", ["fp32", pytest.param("bf16", marks=pytest.mark.skipif(
     not NATIVE_BF16, reason="this CPU has no native bf16"))])
-def test_the_trainer_trains_in_the_precision_asked_and_records_it(tmp_path, tiny_model_dir, snips_rows,
-                                                                   smollm2_tokenizer, monkeypatch, requested):
-    from test_train_evaluate import DATA, TEMPLATE, train_tiny
+def test_the_trainer_trains_in_the_precision_asked_and_records_it(tmp_path, tiny_model_dir, examples, monkeypatch,
+                                                                   requested):
+    from helpers.training import train_tiny
 
-    from slmops.modeling.bundle import ModelBundle
-    from slmops.pipelines.template.nodes import apply_template
     from slmops.pipelines.train import run
 
     shipped, made = run.training_arguments, []
     monkeypatch.setattr(run, "training_arguments", lambda *a, **k: made.append(shipped(*a, **k)) or made[-1])
-    records = [dict(r, id=f"r{i}", source_line=i + 1) for i, r in enumerate(snips_rows[:40])]
-    examples = list(apply_template(records, TEMPLATE, DATA, ModelBundle(model=object(), tokenizer=smollm2_tokenizer)))
-    _, _, metrics, _, _ = train_tiny(tmp_path, tiny_model_dir, examples, max_steps=1, precision=requested)
+    _, _, metrics, *_ = train_tiny(tmp_path, tiny_model_dir, examples, max_steps=1, precision=requested)
     assert metrics["precision"] == requested and metrics["compute_dtype"] == "float32"  # CPU weights stay fp32
     assert made[0].bf16 is (requested == "bf16")
 

@@ -159,5 +159,5 @@ def test_create_pipeline_reads_and_writes_the_catalog_names() -> None:
     pipeline = create_pipeline()
     assert pipeline.inputs() == {"parameters", "train_metrics", "loss_history", "validation_loss_history",
                                  "split_summary", "eval_metrics", "eval_details", "eval_samples", "predictions", "all_export_metrics",
-                                 "dvc_lock", "code_revision", "merged_model_lineage"}
+                                 "dvc_lock", "code_revision", "merged_model_lineage", "stage_resources", "train_resources"}
     assert pipeline.outputs() == {"report_markdown", "report_html"}

@@ -5,19 +5,13 @@ from __future__ import annotations
 import shutil
 
 from conftest import ROOT
-from test_train_evaluate import TEMPLATE, DATA, train_tiny  # noqa: F401 - shared fixtures below
-
-from slmops.modeling.bundle import ModelBundle
-from slmops.pipelines.template.nodes import apply_template
+from helpers.training import train_tiny
 
 
-def test_two_process_ddp_trains_on_both_ranks_and_writes_one_adapter(tmp_path, monkeypatch, tiny_model_dir,
-                                                                     snips_rows, smollm2_tokenizer):
+def test_two_process_ddp_trains_on_both_ranks_and_writes_one_adapter(tmp_path, monkeypatch, tiny_model_dir, examples):
     shutil.copytree(ROOT / "conf/accelerate", tmp_path / "conf/accelerate")
     monkeypatch.chdir(tmp_path)  # accelerate configs are named relative to the project root
-    records = [dict(r, id=f"r{i}", source_line=i + 1) for i, r in enumerate(snips_rows[:40])]
-    examples = list(apply_template(records, TEMPLATE, DATA, ModelBundle(model=object(), tokenizer=smollm2_tokenizer)))
-    adapter, merged, metrics, history, _ = train_tiny(tmp_path, tiny_model_dir, examples, distributed="ddp",
+    adapter, merged, metrics, history, *_ = train_tiny(tmp_path, tiny_model_dir, examples, distributed="ddp",
                                                       epochs=1, lora={"r": 4, "alpha": 8, "dropout": 0.0})
     assert metrics["world_size"] == 2
     assert metrics["rows_per_rank"] == [16, 16]  # each rank trained on its half of the 32 rows

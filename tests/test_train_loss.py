@@ -85,11 +85,8 @@ def test_a_user_loss_that_cannot_be_imported_says_so():
         build_loss(LossParams(function="no_such_package.losses:f"), ROWS)
 
 
-def test_the_trainer_uses_the_named_loss(tmp_path, monkeypatch, tiny_model_dir, snips_rows, smollm2_tokenizer):
-    from test_train_evaluate import DATA, TEMPLATE, train_tiny
-
-    from slmops.modeling.bundle import ModelBundle
-    from slmops.pipelines.template.nodes import apply_template
+def test_the_trainer_uses_the_named_loss(tmp_path, monkeypatch, tiny_model_dir, examples):
+    from helpers.training import train_tiny
 
     (tmp_path / "counted_loss.py").write_text(
         "import torch\n"
@@ -98,8 +95,6 @@ def test_the_trainer_uses_the_named_loss(tmp_path, monkeypatch, tiny_model_dir, 
         "    CALLS.append(1)\n"
         "    return torch.nn.functional.cross_entropy(logits.transpose(1, 2), labels, ignore_index=-100)\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    records = [dict(r, id=f"r{i}", source_line=i + 1) for i, r in enumerate(snips_rows[:40])]
-    examples = list(apply_template(records, TEMPLATE, DATA, ModelBundle(model=object(), tokenizer=smollm2_tokenizer)))
-    _, _, metrics, _, _ = train_tiny(tmp_path, tiny_model_dir, examples, max_steps=2,
+    _, _, metrics, *_ = train_tiny(tmp_path, tiny_model_dir, examples, max_steps=2,
                                      loss={"function": "counted_loss:loss"})
     assert metrics["steps"] == 2 and len(sys.modules["counted_loss"].CALLS) == 2

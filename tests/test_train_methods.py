@@ -6,21 +6,14 @@ import json
 
 import pytest
 from merging import give_adapter_values, logits_of
-from test_train_evaluate import DATA, TEMPLATE, train_tiny
+from helpers.training import train_tiny
 
 from slmops.config import TrainParams, parse
 from slmops.errors import ConfigError
 from slmops.modeling.bundle import ModelBundle
 from slmops.modeling.quantization import fake_quantize
-from slmops.pipelines.template.nodes import apply_template
 
 QAT = {"block_size": 32}
-
-
-@pytest.fixture(scope="module")
-def examples(snips_rows, smollm2_tokenizer):
-    records = [dict(r, id=f"r{i}", source_line=i + 1) for i, r in enumerate(snips_rows[:40])]
-    return list(apply_template(records, TEMPLATE, DATA, ModelBundle(model=object(), tokenizer=smollm2_tokenizer)))
 
 
 def _on_grid(model) -> bool:
@@ -32,7 +25,7 @@ def _on_grid(model) -> bool:
 
 @pytest.mark.parametrize("method, aware", [("dora", QAT), ("qlora", None), ("full", QAT), ("full", None)])
 def test_each_method_trains_and_writes_the_merged_model(tmp_path, tiny_model_dir, examples, method, aware):
-    adapter, merged, metrics, history, _ = train_tiny(
+    adapter, merged, metrics, history, *_ = train_tiny(
         tmp_path, tiny_model_dir, examples, method=method, max_steps=3, learning_rate=0.005,
         lora={"r": 4, "alpha": 8, "dropout": 0.0}, quantization_aware=aware)
     assert metrics["method"] == method and metrics["steps"] == 3
@@ -52,7 +45,7 @@ def test_each_method_trains_and_writes_the_merged_model(tmp_path, tiny_model_dir
 def test_full_fine_tuning_changes_every_layer(tmp_path, tiny_model_dir, examples):
     import torch
 
-    _, merged, _, _, _ = train_tiny(tmp_path, tiny_model_dir, examples, method="full", max_steps=2)
+    _, merged, *_ = train_tiny(tmp_path, tiny_model_dir, examples, method="full", max_steps=2)
     before, after = ModelBundle(path=tiny_model_dir).model, ModelBundle(path=merged).model
     changed = [not torch.equal(a, b) for a, b in zip(before.parameters(), after.parameters(), strict=True)]
     assert all(changed)

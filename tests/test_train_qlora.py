@@ -77,15 +77,10 @@ def test_qlora_without_avx2_or_cuda_stops_at_start_up(monkeypatch):
 
 
 @pytest.mark.skipif("not __import__('torch').cuda.is_available()", reason="needs a CUDA GPU")
-def test_qlora_on_cuda_trains_in_bf16(tmp_path, tiny_model_dir, snips_rows, smollm2_tokenizer):
-    from test_train_evaluate import DATA, TEMPLATE, train_tiny
+def test_qlora_on_cuda_trains_in_bf16(tmp_path, tiny_model_dir, examples):
+    from helpers.training import train_tiny
 
-    from slmops.modeling.bundle import ModelBundle
-    from slmops.pipelines.template.nodes import apply_template
-
-    records = [dict(r, id=f"r{i}", source_line=i + 1) for i, r in enumerate(snips_rows[:40])]
-    examples = list(apply_template(records, TEMPLATE, DATA, ModelBundle(model=object(), tokenizer=smollm2_tokenizer)))
-    adapter, merged, metrics, history, _ = train_tiny(tmp_path, tiny_model_dir, examples, method="qlora",
+    adapter, merged, metrics, history, *_ = train_tiny(tmp_path, tiny_model_dir, examples, method="qlora",
                                                       max_steps=3, lora={"r": 4, "alpha": 8, "dropout": 0.0})
     assert metrics["device"] == "cuda" and metrics["compute_dtype"] == "bfloat16"
     assert (adapter / "adapter_config.json").is_file() and (merged / "model.safetensors").is_file()
