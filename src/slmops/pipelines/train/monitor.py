@@ -111,6 +111,4 @@ class PortableTensorBoardCallback(TrainerCallback):
 
     def on_log(self, *args: Any, **kwargs: Any) -> None:
         self._stock.on_log(*args, **kwargs)
-
-    def on_train_end(self, *args: Any, **kwargs: Any) -> None:
-        self._stock.on_train_end(*args, **kwargs)
+    # No on_train_end: run_training closes the writer after the other ranks' resource rows are written to it.
