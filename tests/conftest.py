@@ -88,3 +88,12 @@ def copy_project(destination: Path) -> Path:
                         ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     (destination / "conf/local").mkdir(exist_ok=True)
     return destination
+
+
+@pytest.fixture(scope="module")
+def examples(snips_rows, smollm2_tokenizer) -> list[dict]:
+    """The first 40 SNIPS rows through the template stage (helpers.training's TEMPLATE and DATA): what
+    `helpers.training.train_tiny` splits into 32 training and 8 validation rows."""
+    from helpers.training import template_examples
+
+    return template_examples(snips_rows[:40], smollm2_tokenizer)

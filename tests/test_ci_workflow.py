@@ -6,8 +6,8 @@ import os
 
 import yaml
 from conftest import ROOT
+from helpers.remote import shared_project
 from project import edited_params, run
-from test_remote import shared_project
 
 
 def test_the_workflow_installs_as_the_readme_and_runs_the_script_on_each_python():

@@ -6,6 +6,7 @@ import json
 
 import pytest
 import torch
+from helpers.onnx_export import EVAL_METRICS, EXPORT, PROMPTS, build, peft_model, rows_with_pytorch_predictions, saved
 
 from slmops.errors import InputDataError
 from slmops.modeling.bundle import ModelBundle
@@ -14,22 +15,11 @@ from slmops.modeling.generation import generate_greedy
 from slmops.modeling.onnx_adapters import check_onnx_adapter, read_lora_inputs
 from slmops.modeling.quantization import round_to_int4_grid
 from slmops.pipelines.evaluate_onnx.nodes import measure_onnx_model
-from test_export import EVAL_METRICS, EXPORT, PROMPTS, build, rows_with_pytorch_predictions, saved
 
 SEPARATE = {**EXPORT, "adapters": "separate", "extra_adapters": ["other"],
             "target_options": {**EXPORT["target_options"],
                                # fp32 activations: the int4 base then computes exactly x @ Q(W)
                                "cpu-int4": {"precision": "int4", "execution_provider": "cpu", "accuracy_level": 1}}}
-
-
-def _peft(base_dir, seed: int, rank: int):
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
-
-    torch.manual_seed(seed)
-    model = AutoModelForCausalLM.from_pretrained(base_dir)
-    config = LoraConfig(r=rank, lora_alpha=2 * rank, target_modules="all-linear", init_lora_weights=False)
-    return get_peft_model(model, config)
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +36,7 @@ def setup(tmp_path_factory, tiny_model_dir, smollm2_tokenizer):
     smollm2_tokenizer.save_pretrained(root / "base")
     folders = {"tuned": root / "tuned", "other": root / "extra" / "other"}
     for (name, folder), (seed, rank) in zip(folders.items(), [(1, 4), (2, 8)]):
-        peft = _peft(root / "base", seed, rank)
+        peft = peft_model(root / "base", seed, rank)
         peft.save_pretrained(folder)
         peft.merge_and_unload().save_pretrained(root / f"merged-{name}")
         smollm2_tokenizer.save_pretrained(root / f"merged-{name}")
@@ -100,7 +90,7 @@ def test_an_adapter_from_another_base_fails_naming_the_file_and_tensor(tmp_path_
     LlamaForCausalLM(LlamaConfig(vocab_size=len(smollm2_tokenizer), hidden_size=32, intermediate_size=64,
                                  num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2)
                      ).save_pretrained(other_base)
-    _peft(other_base, 3, 4).save_pretrained(root / "extra" / "foreign")
+    peft_model(other_base, 3, 4).save_pretrained(root / "extra" / "foreign")
     with pytest.raises(InputDataError, match=r"extra/foreign/adapter_model.safetensors, field "
                                              r"'base_model.model.model.layers.0.(self_attn|mlp).\w+.lora_A.weight': "
                                              r"adapter does not fit this base: shape"):

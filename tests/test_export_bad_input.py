@@ -12,9 +12,9 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from helpers.onnx_export import EXPORT, build
 
 from slmops.errors import InputDataError, UnsupportedError
-from test_export import EXPORT, build
 
 
 @pytest.fixture

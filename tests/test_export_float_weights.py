@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from helpers.onnx_export import EXPORT, PROMPTS, peft_model, saved
 
 from slmops.config import validate_params
 from slmops.errors import ConfigError
@@ -16,8 +17,6 @@ from slmops.modeling.genai import GenaiModel
 from slmops.modeling.generation import generate_greedy
 from slmops.modeling.quantization import round_to_int4_grid
 from slmops.pipelines.export.nodes import build_onnx_model
-from test_export import EXPORT, PROMPTS, saved
-from test_export_adapters import _peft
 
 ROOT = Path(__file__).resolve().parents[1]
 AWARE = {"method": "lora", "quantization_aware": {"bits": 4, "block_size": 32, "target": "merged"}}
@@ -27,7 +26,7 @@ AWARE = {"method": "lora", "quantization_aware": {"bits": 4, "block_size": 32, "
 def trained(tmp_path_factory, tiny_model_dir, smollm2_tokenizer):
     """What quantization-aware training leaves: the adapter, and its merge rounded onto the int4 grid."""
     root = tmp_path_factory.mktemp("float-weights")
-    peft = _peft(tiny_model_dir, seed=5, rank=8)
+    peft = peft_model(tiny_model_dir, seed=5, rank=8)
     peft.save_pretrained(root / "adapter")
     merged = peft.merge_and_unload()
     unrounded = generate_greedy(ModelBundle(model=merged, tokenizer=smollm2_tokenizer), PROMPTS, 6, batch_size=1)

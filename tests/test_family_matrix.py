@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from family_models import build_family_model, onnx_token_ids, pytorch_token_ids
 from family_tokenizers import family_spec, tokenizer_for
-from test_train_evaluate import DATA, write_split
+from helpers.training import TEMPLATE, template_examples, write_split
 
 from slmops.modeling import families
 from slmops.modeling.bundle import ModelBundle
@@ -26,7 +26,7 @@ from slmops.modeling.families import CELLS, FAMILIES, cell_refusal
 from slmops.modeling.genai import GenaiModel
 from slmops.modeling.generation import generate_greedy
 from slmops.pipelines.export.nodes import build_onnx_model
-from slmops.pipelines.template.nodes import apply_template, render_chat, render_text
+from slmops.pipelines.template.nodes import render_chat, render_text
 from slmops.pipelines.train.nodes import train_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,9 +70,7 @@ class Matrix:
             work = self.root / variant / f"train-{len(self.trainings)}"
             work.mkdir(parents=True)
             system = "Classify." if family_spec(_family_key(variant))["system_role"] else None
-            template = {"system": system, "prompt": "{text}", "completion": "{label}", "label_field": "label"}
-            records = [dict(r, id=f"r{i}", source_line=i + 1) for i, r in enumerate(self.rows[:12])]
-            examples = list(apply_template(records, template, DATA, ModelBundle(model=object(), tokenizer=tokenizer)))
+            examples = template_examples(self.rows[:12], tokenizer, {**TEMPLATE, "system": system})
             params = {"max_steps": 2, "batch_size": 4, "learning_rate": 0.002, "logging_steps": 1, "save_steps": 50,
                       "lora": {"r": 4, "alpha": 8, "dropout": 0.0}, **train}
             adapter, merged, *_ = train_model(ModelBundle(path=folder), write_split(work / "train.jsonl", examples[:8]),

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 from click.testing import CliRunner
+from helpers.onnx_export import build, saved
 
 from slmops.commands.generate import chat_prompt, generate
 from slmops.modeling.bundle import ModelBundle
 from slmops.modeling.genai import DEFAULT_THREADS, GenaiModel
-from test_export import build, saved
 
 
 @pytest.fixture(scope="module")

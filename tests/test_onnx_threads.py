@@ -11,13 +11,13 @@ from pathlib import Path
 import psutil
 import pytest
 import yaml
+from helpers.onnx_export import EVAL_METRICS, EXPORT, PROMPTS, build, rows_with_pytorch_predictions, saved
 
 from slmops.config import validate_params
 from slmops.errors import ConfigError
 from slmops.modeling.bundle import ModelBundle
 from slmops.modeling.genai import GenaiModel, intra_op_threads, load_model, session_overlay
 from slmops.pipelines.evaluate_onnx.nodes import measure_onnx_model
-from test_export import EVAL_METRICS, EXPORT, PROMPTS, build, rows_with_pytorch_predictions, saved
 
 ROOT = Path(__file__).resolve().parents[1]
 CPUS = len(os.sched_getaffinity(0))

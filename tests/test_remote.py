@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from conftest import copy_project
-from project import ALWAYS_RUN, copy_of, reproduced_tiny_project, run, stages_run
+from helpers.remote import shared_project
+from project import ALWAYS_RUN, run, stages_run
 
 from slmops.commands.remote import plugin_for
 from slmops.errors import ConfigError
-
-
-def shared_project(tmp_path: Path, tmp_path_factory, tiny_model_dir, snips_rows) -> tuple[Path, Path]:
-    """A reproduced project whose default remote is a local folder, pushed and committed."""
-    origin = copy_of(reproduced_tiny_project(tmp_path_factory, tiny_model_dir, snips_rows), tmp_path / "origin")
-    storage = tmp_path / "storage"
-    result = run(origin, "slmops", "remote", "add", str(storage))
-    assert "default" in result.stdout
-    run(origin, "git", "commit", "-qam", "remote")
-    run(origin, "dvc", "push", "--run-cache")
-    return origin, storage
 
 
 def test_a_clone_pulls_everything_and_has_nothing_to_reproduce(tmp_path, tmp_path_factory, tiny_model_dir,

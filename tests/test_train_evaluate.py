@@ -3,39 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from helpers.training import train_tiny
 
 from slmops.config import EvaluateParams, TrainParams
 from slmops.modeling.bundle import ModelBundle
 from slmops.pipelines.evaluate.nodes import evaluate_models
-from slmops.pipelines.template.nodes import apply_template
 from slmops.pipelines.train.methods import wrap_for_training
-from slmops.pipelines.train.nodes import train_model
 from slmops.pipelines.train.run_folder import latest_complete_checkpoint, prepare_run_folder
-
-TEMPLATE = {"system": "Classify.", "prompt": "{text}", "completion": "{label}", "label_field": "label"}
-DATA = {"source": "data/01_raw/snips-intents.jsonl", "required_fields": ["text", "label"]}
-
-
-@pytest.fixture(scope="module")
-def examples(snips_rows, smollm2_tokenizer):
-    records = [dict(r, id=f"r{i}", source_line=i + 1) for i, r in enumerate(snips_rows[:40])]
-    return list(apply_template(records, TEMPLATE, DATA, ModelBundle(model=object(), tokenizer=smollm2_tokenizer)))
-
-
-def write_split(path, rows):
-    import json
-
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return path
-
-
-def train_tiny(work, tiny_model_dir, examples, **params):
-    """The train node on the tiny model: 32 training rows, 8 validation rows."""
-    train_file = write_split(work / "train.jsonl", examples[:32])
-    validation_file = write_split(work / "validation.jsonl", examples[32:40])
-    params = {"epochs": 2, "batch_size": 8, "learning_rate": 0.01, "logging_steps": 1, "save_steps": 3,
-              "lora": {"r": 4, "alpha": 8}, **params}
-    return train_model(ModelBundle(path=tiny_model_dir), train_file, validation_file, params, work / "ck", work / "tb")
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +19,7 @@ def trained(tmp_path_factory, tiny_model_dir, examples):
 
 
 def test_training_lowers_the_loss_and_reports_its_numbers(trained):
-    (adapter, merged, metrics, history, validation), _ = trained
+    (adapter, merged, metrics, history, validation, _), _ = trained
     assert metrics["steps"] == 8  # 32 rows / batch 8 x 2 epochs
     assert metrics["train_rows"] == 32 and metrics["tokens_per_second"] > 0
     assert metrics["world_size"] == 1 and metrics["rows_per_rank"] == [64]
@@ -63,7 +37,7 @@ def test_merged_model_matches_the_adapter_model(trained, tiny_model_dir, smollm2
     import torch
     from peft import PeftModel
 
-    (adapter, merged, _, _, _), _ = trained
+    (adapter, merged, *_), _ = trained
     merged_model = ModelBundle(path=merged).model
     assert not any("lora" in name for name, _ in merged_model.named_modules())
     with_adapter = PeftModel.from_pretrained(ModelBundle(path=tiny_model_dir).model, adapter).eval()
@@ -105,7 +79,7 @@ def test_dora_adds_magnitude_vectors(tiny_model_dir):
 
 
 def test_evaluate_compares_base_and_tuned(trained, tiny_model_dir, examples):
-    (_, merged_folder, _, _, _), _ = trained
+    (_, merged_folder, *_), _ = trained
     merged = ModelBundle(path=merged_folder)
     validation = examples[32:40]
     params = EvaluateParams(max_new_tokens=4, batch_size=4, sample_count=3, base_with_label_list=True).model_dump()
