@@ -35,7 +35,7 @@ def test_training_records_throughput_memory_and_cpu_every_logging_step(tmp_path,
     assert 0 < metrics["monitoring_seconds"] and 0 < metrics["monitoring_share"] < 1
     assert metrics["matmul_peak_gflops"] > 0 and metrics["model_gflops_per_second"] > 0
     assert metrics["matmul_utilisation"] == pytest.approx(
-        metrics["model_gflops_per_second"] / metrics["matmul_peak_gflops"], rel=0.01)
+        metrics["model_gflops_per_second"] / metrics["matmul_peak_gflops"], rel=0.02, abs=2e-4)
     events = EventAccumulator(str(tmp_path / "tb" / metrics["tensorboard_run"]))
     events.Reload()
     tags = set(events.Tags()["scalars"])

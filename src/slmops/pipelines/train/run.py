@@ -214,8 +214,8 @@ def cost_figures(trainer: Any, trainable: Any, monitor: ResourceMonitor, seconds
         "monitoring_seconds": round(monitor.seconds, 3),
         "monitoring_share": round(monitor.seconds / seconds, 5) if seconds > 0 else None,
         "matmul_peak_gflops": peak_gflops,
-        "model_gflops_per_second": round(model_gflops, 1),
-        "matmul_utilisation": round(model_gflops / peak_gflops, 3) if peak_gflops else None,
+        "model_gflops_per_second": round(model_gflops, 2),
+        "matmul_utilisation": round(model_gflops / peak_gflops, 4) if peak_gflops else None,
     }
 
 
