@@ -1,5 +1,6 @@
 # `make run`: set up .venv (once; again only when pyproject.toml changes) and run the whole pipeline.
-# `make test`: set up what the tests need and run them.
+# `make test`: set up what the tests need and run them all (what CI runs).
+# `make test-fast`: only the tests marked `fast` (no `dvc repro`, no training run): under 2 minutes here.
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
@@ -8,7 +9,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export KEDRO_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := 1
 
-.PHONY: install install-test run repro test benchmark clean-venv
+.PHONY: install install-test run repro test test-fast benchmark clean-venv
 
 install: $(VENV)/.installed
 
@@ -35,6 +36,9 @@ repro: run
 
 test: install-test
 	$(BIN)/python -m pytest
+
+test-fast: install-test
+	$(BIN)/python -m pytest -m fast
 
 # Figures for the README (after `make run`): each prints slmops side by side with its baseline.
 benchmark: install

@@ -11,6 +11,8 @@ import yaml
 from slmops.config import Params, validate_params
 from slmops.errors import ConfigError
 
+pytestmark = pytest.mark.fast  # in `make test-fast`
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

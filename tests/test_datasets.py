@@ -16,6 +16,8 @@ from slmops.datasets import (
 )
 from slmops.datasets.atomic import atomic_dir, atomic_file
 
+pytestmark = pytest.mark.fast  # in `make test-fast`
+
 
 def _leftovers(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if ".tmp-" in p.name)

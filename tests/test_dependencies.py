@@ -10,6 +10,10 @@ import tomllib
 from importlib.metadata import packages_distributions
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.fast  # in `make test-fast`
+
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "src/slmops"
 

@@ -11,6 +11,8 @@ from slmops.modeling.encoding import (
     encode_example,
 )
 
+pytestmark = pytest.mark.fast  # in `make test-fast`
+
 
 def test_loss_is_masked_on_the_prompt(smollm2_tokenizer):
     prompt = "<|im_start|>user\nplay jazz<|im_end|>\n<|im_start|>assistant\n"

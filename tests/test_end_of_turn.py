@@ -10,6 +10,8 @@ from family_tokenizers import tokenizer_for
 from slmops.modeling.genai import GenaiModel
 from slmops.pipelines.export.nodes import stop_at_end_of_turn
 
+pytestmark = pytest.mark.fast  # in `make test-fast`
+
 
 @pytest.mark.parametrize("family, end", [("phi3", "<|end|>"), ("gemma2", "<end_of_turn>")])
 def test_the_exported_config_and_the_runtime_stop_at_the_end_of_turn(tmp_path, smollm2_tokenizer, family, end):

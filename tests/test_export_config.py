@@ -13,6 +13,8 @@ from slmops.config.export import PRECISIONS, TargetParams
 from slmops.errors import ConfigError
 from slmops.modeling.onnx_targets import builder_extra_options
 
+pytestmark = pytest.mark.fast  # in `make test-fast`
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

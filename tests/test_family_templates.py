@@ -21,6 +21,8 @@ from slmops.modeling.generation_settings import end_of_turn_ids, stop_token_ids
 from slmops.pipelines.template.chat import FIXED_DATE, TEMPLATE_OPTIONS
 from slmops.pipelines.template.nodes import apply_template
 
+pytestmark = pytest.mark.fast  # in `make test-fast`
+
 DATA = {"source": "data/01_raw/snips-intents.jsonl", "required_fields": ["text", "label"]}
 TEMPLATE = {"system": "Classify the intent of the user request. Answer with the intent only.", "prompt": "{text}",
             "completion": "{label}", "label_field": "label", "use_chat_template": True}

@@ -13,6 +13,8 @@ from slmops.modeling.templating import TemplateFieldError, fill_template, templa
 from slmops.pipelines.ingest.nodes import validate_records
 from slmops.pipelines.template.nodes import apply_template
 
+pytestmark = pytest.mark.fast  # in `make test-fast`
+
 DATA = {"source": "data/01_raw/intents.jsonl", "required_fields": ["text", "label"]}
 
 

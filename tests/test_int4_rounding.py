@@ -10,6 +10,8 @@ from int4_references import onnxruntime_int4, rounding_before
 from slmops.modeling import quantization
 from slmops.modeling.quantization import quantized_lora_linear, round_to_int4_grid
 
+pytestmark = pytest.mark.fast  # in `make test-fast`
+
 
 def _bits(tensor: torch.Tensor) -> torch.Tensor:
     return tensor.contiguous().view(torch.int32)  # -0.0 and 0.0 differ here, as they do on disk

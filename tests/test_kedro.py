@@ -40,6 +40,7 @@ def _args(**given):
     return {**base, "pipelines": [], "pipeline": None, "params": {}, **given}
 
 
+@pytest.mark.fast  # in `make test-fast`: no pipeline run
 def test_a_bare_kedro_run_covers_every_export_target(tmp_path):
     (tmp_path / "params.yaml").write_text("export: {targets: [cpu-int4, cpu-fp32]}\n")
     runs = plan_runs(tmp_path, _args())
@@ -68,6 +69,7 @@ def test_to_nodes_runs_up_to_that_node_with_a_local_catalog_override(project):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.fast  # in `make test-fast`: no pipeline run
 def test_local_parameters_stop_at_once_naming_the_way(project):
     local = project / "conf/local/parameters.yml"
     local.write_text("train: {epochs: 9}\n")
@@ -80,6 +82,7 @@ def test_local_parameters_stop_at_once_naming_the_way(project):
     assert "dvc exp run -S" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.fast  # in `make test-fast`: no pipeline run
 def test_conf_local_is_git_ignored(tmp_path):
     subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
     (tmp_path / ".gitignore").write_text((ROOT / ".gitignore").read_text())

@@ -13,6 +13,8 @@ from slmops.datasets.portable import MachinePathError, check_no_machine_paths, p
 from slmops.lineage import LineageVersionWarning, incompatible_versions
 from slmops.lineage.hashing import content_hash, own_files
 
+pytestmark = pytest.mark.fast  # in `make test-fast`
+
 
 def test_the_base_model_is_named_as_the_user_gave_it(tmp_path):
     (tmp_path / "models/tiny").mkdir(parents=True)

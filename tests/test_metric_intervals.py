@@ -8,6 +8,8 @@ import pytest
 from slmops.metrics import TaskSpec, difference_intervals, resample_indices, score_predictions
 from slmops.metrics.classification import macro_scores_over_resamples
 
+pytestmark = pytest.mark.fast  # in `make test-fast`
+
 GENERATE = TaskSpec(kind="generation")
 
 

@@ -19,6 +19,8 @@ from slmops.metrics import (
 )
 from slmops.errors import ConfigError
 
+pytestmark = pytest.mark.fast  # in `make test-fast`
+
 LABELS = ("AddToPlaylist", "GetWeather", "PlayMusic")
 CLASSIFY = TaskSpec(kind="classification", labels=LABELS)
 GENERATE = TaskSpec(kind="generation")

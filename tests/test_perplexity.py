@@ -7,6 +7,8 @@ import pytest
 from slmops.modeling.encoding import IGNORE_INDEX, encode_example
 from slmops.modeling.generation import completion_nll
 
+pytestmark = pytest.mark.fast  # in `make test-fast`
+
 SYSTEM = "<|im_start|>system\nClassify the intent of the user request.<|im_end|>\n<|im_start|>user\n"
 ROWS = [("play some jazz", "PlayMusic"), ("book a table for two at eight tonight", "BookRestaurant"),
         ("will it rain in paris tomorrow", "GetWeather"), ("add this song to my list", "AddToPlaylist")]

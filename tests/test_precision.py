@@ -10,6 +10,8 @@ from slmops.errors import ConfigError, UnsupportedError
 from slmops.modeling import precision
 from slmops.modeling.precision import autocast, precision_reason, training_arguments_precision, training_precision
 
+pytestmark = pytest.mark.fast  # in `make test-fast`
+
 X86 = "processor\t: 0\nvendor_id\t: AuthenticAMD\nflags\t\t: fpu sse2 avx2 avx512f {extra}\n\nprocessor\t: 1\n"
 ARM = "processor\t: 0\nFeatures\t: fp asimd evtstrm {extra}\nCPU implementer\t: 0x41\n"
 NATIVE_BF16 = train_config.bf16_missing("cpu") is None  # this machine's CPU

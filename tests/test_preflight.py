@@ -19,6 +19,8 @@ from slmops.modeling import families
 from slmops.modeling.gguf_header import gguf_header_values
 from slmops.modeling.preflight import GGUF_ARCHITECTURES, check_base_model, gguf_facts
 
+pytestmark = pytest.mark.fast  # in `make test-fast`
+
 CHATML = ("{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n"
           "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
 # Gemma's own template, as it refuses a system message.

@@ -15,6 +15,8 @@ from slmops.modeling.quantization import fake_quantize
 from slmops.pipelines.export.nodes import build_onnx_model
 from slmops.pipelines.train.methods import merge_for_export, wrap_for_training
 
+pytestmark = pytest.mark.fast  # in `make test-fast`
+
 QAT = TrainParams(lora={"r": 4, "alpha": 8, "dropout": 0.0}, quantization_aware={"block_size": 32})
 
 

@@ -8,6 +8,8 @@ from int4_references import count_roundings, onnxruntime_int4
 
 from slmops.modeling.quantization import fake_quantize, quantized_lora_linear, round_to_int4_grid
 
+pytestmark = pytest.mark.fast  # in `make test-fast`
+
 
 @pytest.mark.parametrize(("shape", "block_size"), [((192, 576), 32), ((96, 1536), 32), ((64, 80), 32),
                                                    ((48, 256), 16), ((40, 256), 64), ((24, 384), 128)])

@@ -10,6 +10,8 @@ from slmops.datasets import RawRecordsDataset
 from slmops.datasets.raw_records import read_raw_records
 from slmops.errors import InputDataError
 
+pytestmark = pytest.mark.fast  # in `make test-fast`
+
 
 def test_jsonl_with_blank_lines_keeps_true_line_numbers(tmp_path):
     path = tmp_path / "raw.jsonl"

@@ -27,6 +27,7 @@ def test_a_clone_pulls_everything_and_has_nothing_to_reproduce(tmp_path, tmp_pat
     assert "ok" in run(clone, "slmops", "lineage", "--verify", "data/07_model_output/onnx/cpu-int4").stdout.lower()
 
 
+@pytest.mark.fast  # in `make test-fast`: no pipeline run
 def test_each_kind_of_remote_names_its_plugin():
     assert plugin_for("/srv/dvc-store") is None and plugin_for("C:/dvc") is None
     assert plugin_for("s3://bucket/slmops") == "dvc_s3" and plugin_for("ssh://host/srv/dvc") == "dvc_ssh"
@@ -35,6 +36,7 @@ def test_each_kind_of_remote_names_its_plugin():
         plugin_for("ftp://host/x")
 
 
+@pytest.mark.fast  # in `make test-fast`: no pipeline run
 def test_a_remote_without_its_plugin_says_what_to_install(tmp_path):
     copy_project(tmp_path)  # project commands exist inside a project
     run(tmp_path, "git", "init", "-q")

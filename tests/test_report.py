@@ -24,6 +24,8 @@ from slmops.pipelines.report.nodes import render_report
 from slmops.pipelines.report.pipeline import create_pipeline
 from slmops.pipelines.report.plots import plot_report_figures
 
+pytestmark = pytest.mark.fast  # in `make test-fast`
+
 
 def figures_for(inputs, validation=None):
     return plot_report_figures(make_loss_history(), validation, inputs["eval_metrics"], inputs["eval_details"],

@@ -9,6 +9,8 @@ import pytest
 from slmops.errors import ConfigError, InputDataError
 from slmops.pipelines.split.nodes import split_train_validation
 
+pytestmark = pytest.mark.fast  # in `make test-fast`
+
 
 def _examples(counts: dict[str, int], copies: int = 1) -> list[dict]:
     """``copies`` rows per distinct prompt; ids unique, so duplicates are told apart."""
