@@ -52,7 +52,7 @@ def test_replacing_a_local_model_folders_weights_rebuilds_from_the_new_ones(proj
     assert all(torch.equal(new[name], expected[name]) for name in expected)
     assert not all(torch.equal(new[name], old[name]) for name in old)
     # The base model's lineage names the folder and hashes its new content.
-    source = json.loads((project / "data/06_models/base_model/lineage.json").read_text())["source"]
+    source = json.loads((project / "data/06_models/base_model.lineage.json").read_text())["source"]
     assert source["name_or_path"] == TINY_MODEL and source["md5"] == content_hash(project / TINY_MODEL)
 
 

@@ -15,13 +15,15 @@ import pytest
 import yaml
 from project import copy_of, run
 
+from slmops.lineage.hashing import folder_hashes
+
 RAW = "data/01_raw/tiny.jsonl"
 ONNX = "data/07_model_output/onnx/cpu-int4"
 RECORDS = [  # every artifact's lineage record
-    "data/06_models/base_model/lineage.json", "data/02_intermediate/records.jsonl.lineage.json",
+    "data/06_models/base_model.lineage.json", "data/02_intermediate/records.jsonl.lineage.json",
     "data/03_primary/examples.jsonl.lineage.json", "data/05_model_input/train.jsonl.lineage.json",
-    "data/05_model_input/validation.jsonl.lineage.json", "data/06_models/adapter/lineage.json",
-    "data/06_models/merged_model/lineage.json", f"{ONNX}/lineage.json", "reports/metrics/split.json.lineage.json",
+    "data/05_model_input/validation.jsonl.lineage.json", "data/06_models/adapter.lineage.json",
+    "data/06_models/merged_model.lineage.json", f"{ONNX}.lineage.json", "reports/metrics/split.json.lineage.json",
     "reports/metrics/train.json.lineage.json", "reports/metrics/eval.json.lineage.json",
     "reports/metrics/export/cpu-int4.json.lineage.json", "reports/report.md.lineage.json",
     "reports/report.html.lineage.json", "data/07_model_output/predictions.jsonl.lineage.json",
@@ -54,11 +56,11 @@ def _lineage(root: Path, *args: str, check: bool = True):
 def test_every_artifact_has_a_record_with_code_and_versions(project):
     missing = [r for r in RECORDS if not (project / r).is_file()]
     assert not missing
-    adapter = _record(project, "data/06_models/adapter/lineage.json")
+    adapter = _record(project, "data/06_models/adapter.lineage.json")
     assert adapter["code"] == {"commit": _run_commit(project), "dirty": False}
     assert {"python", "torch", "transformers", "peft", "kedro", "dvc"} <= set(adapter["versions"])
     assert adapter["params"]["train"]["lora"]["r"] == 4
-    assert "onnxruntime-genai" in _record(project, f"{ONNX}/lineage.json")["versions"]
+    assert "onnxruntime-genai" in _record(project, f"{ONNX}.lineage.json")["versions"]
     assert {"base_model", "train", "export"} <= set(_record(project, "reports/report.md.lineage.json")["params"])
 
 
@@ -71,7 +73,7 @@ def test_no_artifact_holds_a_machine_path(project, tiny_run, tiny_model_dir):
     assert config["base_model_name_or_path"] == "models/tiny"
     lock = yaml.safe_load((project / "dvc.lock").read_text())
     base_out = next(o for o in lock["stages"]["base_model"]["outs"] if o["path"] == "data/06_models/base_model")
-    assert _record(project, "data/06_models/adapter/lineage.json")["base_model"] == {
+    assert _record(project, "data/06_models/adapter.lineage.json")["base_model"] == {
         "name_or_path": "models/tiny", "md5": base_out["md5"]}
 
 
@@ -85,10 +87,13 @@ def test_recorded_hashes_equal_dvc_lock(project):
             if entry["path"] in locked:
                 assert entry["md5"] == locked[entry["path"]], (relative, entry["path"])
                 compared += 1
-        if relative.endswith(".lineage.json"):  # a single file: its own md5 is dvc.lock's out hash
-            artifact = relative.removesuffix(".lineage.json")
+        artifact = relative.removesuffix(".lineage.json")
+        if (project / artifact).is_file():  # a single file: its own md5 is dvc.lock's out hash
             assert record["files"] == {Path(artifact).name: locked[artifact]}
-            compared += 1
+        else:  # a folder: its files as recorded, and nothing else in it (the record lies beside it)
+            whole, files = folder_hashes(project / artifact)
+            assert record["files"] == files and whole == locked[artifact], relative
+        compared += 1
     assert compared >= 30
     assert any(e["path"] == RAW for e in _record(project, "data/02_intermediate/records.jsonl.lineage.json")["inputs"])
 
@@ -166,7 +171,8 @@ def test_dvc_artifacts_declare_the_shipped_models(project):
     assert {"adapter", "merged-model", "onnx-cpu-int4"} <= set(declared)
     for artifact in declared.values():
         assert artifact["type"] == "model" and artifact["desc"] and artifact["labels"]
-        assert (project / artifact["path"] / "lineage.json").is_file()
+        assert (project / f"{artifact['path']}.lineage.json").is_file()
+        assert not (project / artifact["path"] / "lineage.json").exists()  # beside the folder, not in its hash
 
 
 def test_a_second_clone_makes_byte_identical_models(project, tmp_path_factory):

@@ -58,16 +58,28 @@ def test_the_adapter_names_its_base_portably(tmp_path, tiny_model_dir, monkeypat
 def test_hashes_are_dvc_hashes(tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "a/x.txt").write_text("hello\n")
-    (tmp_path / "a/lineage.json").write_text("{}")
     assert content_hash(tmp_path / "a/x.txt") == "b1946ac92492d2347c6235b4d2611184"  # md5 of the bytes
     assert content_hash(tmp_path / "a").endswith(".dir")
-    assert own_files(tmp_path / "a") == {"x.txt": "b1946ac92492d2347c6235b4d2611184"}  # the record itself left out
+    assert own_files(tmp_path / "a") == {"x.txt": "b1946ac92492d2347c6235b4d2611184"}
+
+
+def test_a_folder_record_lies_beside_the_folder_so_its_hash_is_its_content(tmp_path):
+    from slmops.lineage.record import read_record, record_path, write_record
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a/x.txt").write_text("hello\n")
+    before = content_hash(tmp_path / "a")
+    assert record_path(tmp_path / "a") == tmp_path / "a.lineage.json"
+    assert record_path(tmp_path / "a/x.txt") == tmp_path / "a/x.txt.lineage.json"
+    write_record(tmp_path / "a", {"code": {"commit": "1" * 40}})
+    assert content_hash(tmp_path / "a") == before  # another commit's record changes nothing DVC hashes
+    assert read_record(tmp_path / "a") == {"code": {"commit": "1" * 40}}
 
 
 def _folder_made_with(tmp_path: Path, **versions: str) -> Path:
     folder = tmp_path / "artifact"
     folder.mkdir()
-    (folder / "lineage.json").write_text(json.dumps({"versions": versions}))
+    (tmp_path / "artifact.lineage.json").write_text(json.dumps({"versions": versions}))
     return folder
 
 
@@ -98,7 +110,7 @@ def test_same_or_compatible_releases_do_not_warn(tmp_path):
 
 
 def _tiny_chain(root: Path) -> None:
-    """raw.jsonl → records.jsonl (+ sidecar) → model/ (lineage.json inside), records written as the hook does."""
+    """raw.jsonl → records.jsonl (+ sidecar) → model/ (+ model.lineage.json beside it), records written as the hook does."""
     from slmops.lineage.record import write_record
 
     (root / "dvc.yaml").write_text("stages: {}\n")
@@ -124,6 +136,7 @@ def test_chain_verify_and_markdown_on_hand_made_records(tmp_path):
     _tiny_chain(tmp_path)
     chain = build_chain(tmp_path / "model/weights.bin", tmp_path)  # a file inside a folder artifact
     assert chain["artifact"] == "model"
+    assert build_chain(tmp_path / "model.lineage.json", tmp_path) == chain  # the record names its folder
     assert chain["inputs"][0]["lineage"]["inputs"][0]["path"] == "raw.jsonl"
     assert LineageChainDataset(str(tmp_path / "model")).load() == chain
     text = chain_markdown(tmp_path / "model", tmp_path)

@@ -55,8 +55,8 @@ class PeftAdapterDataset(AbstractDataset[Path, Path]):
 
     ``base_model`` is the base's identity as the user gave it (``base_model.name_or_path``): the
     adapter's config and card name it instead of the folder the base was loaded from, so the same
-    inputs give the same adapter bytes on every checkout. The base's content hash is recorded in the
-    adapter's ``lineage.json``.
+    inputs give the same adapter bytes on every checkout. The base's content hash is recorded in
+    ``adapter.lineage.json`` beside the adapter folder.
     """
 
     def __init__(self, path: str, base_model: str | None = None):

@@ -1,7 +1,7 @@
 """Lineage: every artifact records what it was made from; any artifact traced back to the raw data.
 
-- ``LineageHook`` (Kedro) writes ``lineage.json`` into each folder artifact and ``X.lineage.json``
-  beside each file artifact ``X``, when a node saves it.
+- ``LineageHook`` (Kedro) writes ``X.lineage.json`` beside each artifact ``X`` (a file or a folder) when a
+  node saves it: never inside a folder, so a folder's DVC hash is its content alone.
 - ``build_chain`` / ``verify_chain`` follow those records back to the raw data and recheck hashes.
 - ``chain_markdown`` embeds the chain in the report and the ONNX model cards.
 """

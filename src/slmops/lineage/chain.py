@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from slmops.lineage.hashing import LINEAGE_FILE, file_md5, folder_hashes
+from slmops.lineage.hashing import file_md5, folder_hashes
 from slmops.lineage.record import find_artifact, read_record, relative
 
 
@@ -77,8 +77,7 @@ class _Hashes:
             if not path.exists():
                 self._memo[relative_path] = (None, {})
             elif path.is_dir():
-                whole, files = folder_hashes(path)
-                self._memo[relative_path] = (whole, {k: v for k, v in files.items() if k != LINEAGE_FILE})
+                self._memo[relative_path] = folder_hashes(path)
             else:
                 md5 = file_md5(path)
                 self._memo[relative_path] = (md5, {path.name: md5})

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-LINEAGE_FILE = "lineage.json"
-
 
 def _fs():  # noqa: ANN202 - dvc_objects' LocalFileSystem
     from dvc_objects.fs.local import LocalFileSystem
@@ -43,8 +41,6 @@ def content_hash(path: Path) -> str:
 
 
 def own_files(path: Path) -> dict[str, str]:
-    """The md5 of each file an artifact consists of (its lineage record excluded), for --verify."""
+    """The md5 of each file an artifact consists of, for --verify (its lineage record lies beside it)."""
     path = Path(path)
-    if path.is_dir():
-        return {name: md5 for name, md5 in folder_hashes(path)[1].items() if name != LINEAGE_FILE}
-    return {path.name: file_md5(path)}
+    return folder_hashes(path)[1] if path.is_dir() else {path.name: file_md5(path)}

@@ -17,7 +17,8 @@ from slmops.lineage.source import base_model_source
 
 # Datasets that are no artifact: scratch folders, the run's bookkeeping, values in memory.
 NOT_ARTIFACTS = {"WorkFolderDataset", "OptionalYAMLDataset", "GitRevisionDataset", "MemoryDataset"}
-# Folders loaded file by file (figures, metrics per target): a record inside would be read as one of them.
+# Folders loaded file by file (figures, metrics per target): not artifacts of their own (each file is a
+# metric or plot of its stage), so no stage declares a record for them.
 NO_RECORD_INSIDE = {"BinaryFolderDataset", "JSONFolderDataset"}
 BASE_MODEL = "base_model"  # the catalog name of the materialized base model (one word, one meaning)
 REPORT = "report_markdown"

@@ -1,7 +1,9 @@
 """Where an artifact's lineage record lives, and reading and writing it.
 
-A folder artifact holds ``lineage.json``; a single file ``X`` has ``X.lineage.json`` beside it (a DVC
-out of the same stage, so DVC tracks it with the artifact).
+Every artifact ``X``, a file or a folder, has ``X.lineage.json`` beside it (a DVC out of the same stage, so
+DVC tracks it with the artifact). Never inside a folder: the record names the commit, library versions and
+dates, so inside it would make a folder's hash differ between two runs that made the same files, and every
+stage after it would rerun (DVC's early cut-off lost).
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from typing import Any
 
 from slmops.datasets.atomic import atomic_file
 from slmops.errors import SlmopsError
-from slmops.lineage.hashing import LINEAGE_FILE
 
 SIDECAR_SUFFIX = ".lineage.json"
 FORMAT_VERSION = 1
@@ -23,8 +24,9 @@ class LineageNotFoundError(SlmopsError):
 
 
 def record_path(artifact: Path) -> Path:
+    """``X.lineage.json`` beside the artifact ``X``, a file or a folder alike."""
     artifact = Path(artifact)
-    return artifact / LINEAGE_FILE if artifact.is_dir() else artifact.with_name(artifact.name + SIDECAR_SUFFIX)
+    return artifact.with_name(artifact.name + SIDECAR_SUFFIX)
 
 
 def write_record(artifact: Path, record: dict[str, Any]) -> Path:
@@ -43,7 +45,7 @@ def read_record(artifact: Path) -> dict[str, Any] | None:
 
 
 def find_artifact(path: Path, root: Path, shown: str | None = None) -> Path:
-    """The artifact ``path`` belongs to: itself, the file a sidecar describes, or the folder holding it.
+    """The artifact ``path`` belongs to: itself, the file or folder a sidecar describes, or the folder holding it.
 
     ``shown`` is the path as the user wrote it, for error messages.
     """
@@ -51,8 +53,6 @@ def find_artifact(path: Path, root: Path, shown: str | None = None) -> Path:
     shown = shown or str(path)
     if path.name.endswith(SIDECAR_SUFFIX):
         path = path.with_name(path.name[: -len(SIDECAR_SUFFIX)])
-    elif path.name == LINEAGE_FILE:
-        path = path.parent
     if not path.exists():
         raise LineageNotFoundError(f"{shown}: no such file or folder")
     candidate = path.resolve()

@@ -77,8 +77,8 @@ def render_model_card(target: str, options: TargetParams, identity: dict[str, An
     lines += _measured(measured) if measured else [
         f"Measured by the `evaluate_onnx@{target}` stage: `reports/metrics/export/{target}.json` and the complete "
         f"card `reports/model_cards/{target}.md`."]
-    lines += ["", "## Lineage", "", lineage or "Recorded in `lineage.json` in this folder: `slmops lineage <this folder>` "
-              "traces it back to the raw data.", ""]
+    lines += ["", "## Lineage", "", lineage or f"Recorded in `{target}.lineage.json` beside this folder: "
+              f"`slmops lineage data/07_model_output/onnx/{target}` traces it back to the raw data.", ""]
     return "\n".join(lines)
 
 
