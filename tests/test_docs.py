@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.fast  # no dvc, no model: about ten seconds, most of it two mkdocs builds
+
 ROOT = Path(__file__).resolve().parents[1]
 README_MAX_LINES = 250
 
