@@ -40,7 +40,7 @@ test: install-test
 test-fast: install-test
 	$(BIN)/python -m pytest -m fast
 
-# Figures for the README (after `make run`): each prints slmops side by side with its baseline.
+# Figures for docs/benchmarks.md (after `make run`): each prints slmops side by side with its baseline.
 benchmark: install
 	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python benchmarks/train_throughput.py

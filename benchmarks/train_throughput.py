@@ -23,7 +23,7 @@ Variants (same LoRA r16 all-linear, learning rate, schedule, warmup, batch, step
   trl      TRL SFTTrainer at its own defaults otherwise (bf16 autocast where available, its collator,
            completion-only loss), plain LoRA
 What shipped before the levers (autograd through fake_quantize, whole rows) cannot be reached
-through params, so it is not a variant here; the README cites its last side-by-side figure.
+through params, so it is not a variant here; docs/benchmarks.md cites its last side-by-side figure.
 Usage: python benchmarks/train_throughput.py [--steps 16] [--repeats 3] [--variants shipped,fp32,plain,trl]
 """
 

@@ -14,7 +14,7 @@ Precision = Literal["int4", "int8", "fp16", "bf16", "fp32"]
 Provider = Literal["cpu", "cuda", "dml", "webgpu"]
 QUANTIZED = ("int4", "int8")
 
-# The support matrix (README, "Hardware targets"): what each provider runs, and with separate adapters.
+# The support matrix (docs/export.md, "Provider support matrix"): what each provider runs, and with separate adapters.
 PRECISIONS = {"cpu": ("fp32", "int4", "int8"), "cuda": ("fp32", "fp16", "bf16", "int4", "int8"),
               "dml": ("fp16", "int4"), "webgpu": ("fp32", "fp16", "int4")}
 # onnxruntime-genai #1181: LoRA adapters are not applied on DirectML; WebGPU's adapter path is unverified.

@@ -1,7 +1,7 @@
 """Int4 weight quantization exactly as onnxruntime's MatMulNBits (symmetric, blockwise RTN) does it.
 
 Used to train quantization-aware: the adapter learns against the very weights the int4 target
-will hold, so exporting to int4 loses nothing of the fine-tuning (see the README).
+will hold, so exporting to int4 loses nothing of the fine-tuning (docs/training.md).
 """
 
 from __future__ import annotations
