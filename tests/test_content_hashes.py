@@ -1,9 +1,9 @@
-"""What DVC hashes is content: a rerun that makes the same files reruns nothing after it.
+"""What DVC hashes is content: a rerun that makes the same files reruns nothing after it, and says nothing.
 
 Each artifact's lineage record (commit, library versions) lies beside it as `<path>.lineage.json`, its own DVC
 out, never inside a model folder: so a code change that reruns `train` but gives the same weights leaves the
 adapter's and merged model's hashes in dvc.lock as they were, and DVC's early cut-off skips every evaluation and
-export after them.
+export after them. And a default run prints no warning every user would learn to ignore.
 """
 
 from __future__ import annotations
@@ -52,6 +52,17 @@ def test_a_rerun_of_train_with_the_same_weights_reruns_nothing_after_it(project)
     for folder in MODELS:
         record = json.loads((project / f"{folder}.lineage.json").read_text())
         assert record["code"] == {"commit": commit, "dirty": False}
+    assert "is empty" not in result.stdout + result.stderr
 
     verified = run(project, "slmops", "lineage", "data/06_models/merged_model", "--verify")
     assert verified.stdout.startswith("OK: data/06_models/merged_model"), verified.stdout
+
+
+def test_the_default_split_warns_of_no_empty_output(project):
+    # No test split by default (split.test_fraction 0): test.jsonl is empty, inside the split's folder out.
+    assert (project / "data/05_model_input/test.jsonl").read_bytes() == b""
+    result = run(project, "dvc", "repro", "--force", "--single-item", "split")
+    assert stages_run(result.stdout) == ["split"]
+    assert "is empty" not in result.stdout + result.stderr, result.stderr
+    for name in ("train", "validation"):  # later stages still find each file where the catalog says
+        assert (project / f"data/05_model_input/{name}.jsonl").stat().st_size > 0

@@ -80,8 +80,10 @@ def _assert_whole(project: Path, replay: str) -> None:
             continue
         files = [p for p in out.rglob("*") if p.is_file()] if out.is_dir() else [out]
         if out.is_dir():
+            # A model folder has its config; the split's folder (data/05_model_input) its JSON Lines files.
             assert any(p.name in ("config.json", "adapter_config.json", "genai_config.json") for p in files) or \
-                out.name == "figures", f"{replay}: {out} is a folder without its config: half-written"
+                any(p.suffix == ".jsonl" for p in files) or out.name == "figures", \
+                f"{replay}: {out} is a folder without its config: half-written"
         for path in files:
             if path.suffix == ".jsonl":
                 text = path.read_text(encoding="utf-8")
