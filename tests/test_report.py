@@ -157,6 +157,18 @@ def test_dvc_hash_reads_dvc3_and_older_lock_entries() -> None:
     assert lineage_artifacts({}) == []
 
 
+def test_a_file_inside_an_output_folder_is_not_source_data() -> None:
+    lock = {"stages": {
+        "split": {"deps": [{"path": "data/03_primary/examples.jsonl", "md5": "a"}],
+                  "outs": [{"path": "data/05_model_input", "md5": "b.dir"}]},
+        "train": {"deps": [{"path": "data/05_model_input/train.jsonl", "md5": "c"}],
+                  "outs": [{"path": "data/06_models/adapter", "md5": "d.dir"}]}}}
+    origins = {row[0]: row[1] for row in lineage_artifacts(lock)}
+    assert origins["`data/03_primary/examples.jsonl`"] == "source data"
+    assert "`data/05_model_input/train.jsonl`" not in origins  # split made it: its folder's row says so
+    assert origins["`data/05_model_input`"] == "split"
+
+
 def test_create_pipeline_reads_and_writes_the_catalog_names() -> None:
     pipeline = create_pipeline()
     assert pipeline.inputs() == {"parameters", "train_metrics", "loss_history", "validation_loss_history",

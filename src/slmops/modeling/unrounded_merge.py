@@ -13,7 +13,7 @@ from typing import Any
 
 from slmops.errors import UnsupportedError
 
-WEIGHT_FILES = ("*.safetensors", "*.safetensors.index.json", "*.bin", "lineage.json")
+WEIGHT_FILES = ("*.safetensors", "*.safetensors.index.json", "*.bin")
 
 
 def needs_unrounded_merge(float_weights: str, precision: str, adapter_mode: str, train_params: dict[str, Any]) -> bool:

@@ -31,9 +31,12 @@ def lineage_artifacts(dvc_lock: dict[str, Any]) -> list[list[str]]:
         return [code(entry["path"]), origin, code(digest) if digest else "n/a",
                 describe_bytes(entry.get("size"), entry.get("nfiles"))]
 
+    def made_here(path: str) -> bool:  # an output, or a file inside an output folder (split's data/05_model_input)
+        return path in produced or any(path.startswith(out.rstrip("/") + "/") for out in produced)
+
     for name, stage in stages.items():
         for dep in stage.get("deps") or []:
-            if dep["path"].startswith("data/") and dep["path"] not in produced | seen:
+            if dep["path"].startswith("data/") and not made_here(dep["path"]) and dep["path"] not in seen:
                 seen.add(dep["path"])
                 rows.append(row(dep, "source data"))
         for out in stage.get("outs") or []:
