@@ -87,12 +87,15 @@ def _trainer_class() -> type:
 
         rows_trained = 0
         tokens_trained = 0
+        tokens_computed = 0  # the shared prefix counts once per batch: it runs once (for the arithmetic estimate)
 
         def training_step(self, model: Any, inputs: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
             self.rows_trained += int(inputs["input_ids"].shape[0])
             prefix = inputs.get("prefix_ids")  # SharedPrefixCollator: the rows' shared prefix, sent once
             shared = int(prefix.shape[1]) * int(inputs["input_ids"].shape[0]) if prefix is not None else 0
             self.tokens_trained += int(inputs["attention_mask"].sum()) + shared
+            prefix_once = int(prefix.shape[1]) if prefix is not None else 0
+            self.tokens_computed += int(inputs["attention_mask"].sum()) + prefix_once
             with reusing_rounded_weights(model):  # quantization-aware layers round once a step, not once a forward
                 return super().training_step(model, inputs, *args, **kwargs)
 
@@ -156,7 +159,7 @@ def run_training(job: TrainJob) -> None:
     started = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     seconds = time.perf_counter() - started
-    per_rank = _gather_counts(trainer)
+    per_rank, computed = _gather_counts(trainer)
     resource_rows = gather_object(monitor.rows)  # every rank's rows, on every rank
     if writer is not None:
         write_other_ranks(writer, resource_rows)
@@ -191,22 +194,26 @@ def run_training(job: TrainJob) -> None:
             "attention": getattr(trainable.config, "_attn_implementation", None),
             "shared_prefix": share_prefix,
             "tensorboard_run": Path(job.tensorboard_dir).name,  # data/08_reporting/tensorboard/<this>
-            **cost_figures(trainer, trainable, monitor, seconds, per_rank, peak, params.method),
+            **cost_figures(trainable, monitor, seconds, computed, peak, params.method),
         }
         _write_outputs(job, params, trainer, trainable, tokenizer, metrics, sharded)
         pd.DataFrame(resource_rows, columns=list(COLUMNS)).to_csv(job.resources_file, index=False)
     trainer.accelerator.wait_for_everyone()
 
 
-def cost_figures(trainer: Any, trainable: Any, monitor: ResourceMonitor, seconds: float,
-                 per_rank: list[tuple[int, int]], peak_gflops: float | None, method: str) -> dict[str, Any]:
+def cost_figures(trainable: Any, monitor: ResourceMonitor, seconds: float, computed: list[int],
+                 peak_gflops: float | None, method: str) -> dict[str, Any]:
     """What training cost this process: memory, the monitor's own time, throughput against the matmul peak."""
     import torch
 
-    tokens_per_second = sum(t for _, t in per_rank) / seconds / len(per_rank) if seconds > 0 else 0.0
-    linear = sum(m.weight.numel() for m in trainable.modules() if isinstance(m, torch.nn.Linear))
+    # Tokens this rank ran through the layers (a batch's shared prefix once), per second.
+    tokens_per_second = sum(computed) / seconds / len(computed) if seconds > 0 else 0.0
+    head = trainable.get_output_embeddings()
+    linear = sum(m.weight.numel() for m in trainable.modules()
+                 if isinstance(m, torch.nn.Linear) and m is not head)  # the LM head runs on completion tokens only
     # Per token: forward 2 FLOPs per weight, backward 2 more for activation gradients, 2 more for weight gradients
-    # when every weight trains (an adapter's own gradients are negligible).
+    # when every weight trains (an adapter's own gradients are negligible). Attention scores are left out: an
+    # estimate on the low side.
     model_gflops = (6 if method == "full" else 4) * linear * tokens_per_second / 1e9
     return {
         "peak_rss_mb": peak_rss_mb(),
@@ -219,12 +226,14 @@ def cost_figures(trainer: Any, trainable: Any, monitor: ResourceMonitor, seconds
     }
 
 
-def _gather_counts(trainer: Any) -> list[tuple[int, int]]:
+def _gather_counts(trainer: Any) -> tuple[list[tuple[int, int]], list[int]]:
+    """Per rank: (rows, tokens trained on), and the tokens run through the layers."""
     import torch
 
-    counts = torch.tensor([[trainer.rows_trained, trainer.tokens_trained]], device=trainer.args.device)
+    counts = torch.tensor([[trainer.rows_trained, trainer.tokens_trained, trainer.tokens_computed]],
+                          device=trainer.args.device)
     gathered = trainer.accelerator.gather(counts).tolist()
-    return [(int(rows), int(tokens)) for rows, tokens in gathered]
+    return [(int(rows), int(tokens)) for rows, tokens, _ in gathered], [int(c) for _, _, c in gathered]
 
 
 def _write_outputs(job: TrainJob, params: TrainParams, trainer: Any, trainable: Any, tokenizer: Any,
