@@ -119,3 +119,14 @@ def test_the_base_on_the_int4_grid_is_scored_and_splits_the_gain(tiny_project, t
     direct = float(torch.exp(torch.tensor(sum(total for total, _ in nll) / tokens)))
     assert metrics["base_on_grid"]["perplexity"] == pytest.approx(direct, rel=1e-3)
     assert metrics["base_on_grid"]["perplexity"] != pytest.approx(metrics["base"]["perplexity"], rel=1e-4)
+
+
+def test_the_docs_figures_are_those_the_committed_run_wrote():
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    checked = subprocess.run([sys.executable, str(ROOT / "scripts/run_figures.py"), "--check"],
+                             capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stderr
