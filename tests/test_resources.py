@@ -28,9 +28,10 @@ def test_training_records_throughput_memory_and_cpu_every_logging_step(tmp_path,
     assert (resources["tokens_per_second"] > 0).all() and (resources["samples_per_second"] > 0).all()
     assert (resources["seconds_per_step"] > 0).all() and (resources["cpu_percent"] > 0).all()
     assert resources["elapsed_seconds"].is_monotonic_increasing
-    # Training holds the model, its activations and optimizer state: never less than before it began.
-    assert resources["rss_mb"].max() >= metrics["rss_before_training_mb"] > 0
-    assert metrics["peak_rss_mb"] >= 0.98 * resources["rss_mb"].max()  # the kernel updates its high-water mark lazily
+    # A process holding torch and a model holds more than 100 MB (in a long test session the allocator may have
+    # returned memory by the time training runs, so RSS can fall below what it was before training).
+    assert resources["rss_mb"].min() > 100 and metrics["rss_before_training_mb"] > 100
+    assert metrics["peak_rss_mb"] >= 0.98 * max(resources["rss_mb"].max(), metrics["rss_before_training_mb"])
     assert resources["gpu_allocated_mb"].isna().all(), "no GPU figures on a CPU"
     assert 0 < metrics["monitoring_seconds"] and 0 < metrics["monitoring_share"] < 1
     assert metrics["matmul_peak_gflops"] > 0 and metrics["model_gflops_per_second"] > 0
