@@ -12,21 +12,17 @@ import json
 import sys
 from pathlib import Path
 
+from slmops.pipelines.report.resources import ordered_stages
+
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "docs" / "cost-and-quality.md"
 README = ROOT / "README.md"
 LOCAL_TARGETS = ("cpu-int4", "cpu-int8", "cpu-fp32")  # run on this machine; the others are built and checked
 BEGIN, END = "<!-- run-figures:begin -->", "<!-- run-figures:end -->"
-ORDER = ("base_model", "ingest", "template", "split", "train", "evaluate", "export", "evaluate_onnx", "report")
 
 
 def _read(path: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
-
-
-def _stage_key(name: str) -> tuple[int, str]:
-    stage = name.split("@")[0]
-    return (ORDER.index(stage) if stage in ORDER else len(ORDER), name)
 
 
 def _machine(machine: dict) -> str:
@@ -36,9 +32,9 @@ def _machine(machine: dict) -> str:
 
 
 def render(root: Path = ROOT) -> str:
-    stages = {p.stem: _read(p) for p in (root / "reports/resources/stages").glob("*.json")}
+    stages = dict(ordered_stages({p.stem: _read(p) for p in (root / "reports/resources/stages").glob("*.json")}))
     train, evaluation = _read(root / "reports/metrics/train.json"), _read(root / "reports/metrics/eval.json")
-    names = sorted(stages, key=_stage_key)
+    names = list(stages)  # pipeline order, as the report shows them
     machines = {_machine(stages[n]["machine"]) for n in names}
     finished = max(stages[n]["finished_at"] for n in names)
     lines = [f"Run finished {finished} (UTC) on: " + "; ".join(sorted(machines)) + ".", "",

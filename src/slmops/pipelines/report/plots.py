@@ -7,12 +7,19 @@ the same bytes and DVC sees no change when nothing changed.
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+
+from slmops.pipelines.report.png import to_png
+from slmops.pipelines.report.resource_plots import (
+    STAGE_RESOURCES,
+    TRAINING_RESOURCES,
+    plot_stage_resources,
+    plot_training_resources,
+)
 
 LOSS_CURVE = "loss_curve.png"
 QUALITY = "quality.png"
@@ -21,7 +28,6 @@ DECODE_SPEED = "decode_speed.png"
 LENGTHS = "lengths.png"
 
 OTHER_LABEL = "(other)"  # an answer that is none of the labels: the base model's sentences
-_DPI = 110
 
 
 def quality_metrics(eval_metrics: dict[str, Any]) -> dict[str, str]:
@@ -38,13 +44,6 @@ def is_classification(eval_metrics: dict[str, Any]) -> bool:
 
 def targets_with_decode_speed(all_export_metrics: dict[str, dict[str, Any]]) -> list[str]:
     return [name for name, metrics in all_export_metrics.items() if metrics.get("decode")]
-
-
-def to_png(figure: Figure) -> bytes:
-    """The figure as PNG bytes, the same bytes for the same numbers."""
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=_DPI, metadata={"Software": None})
-    return buffer.getvalue()
 
 
 def plot_loss_curve(loss_history: pd.DataFrame | None, validation_history: pd.DataFrame | None = None) -> bytes | None:
@@ -216,14 +215,6 @@ def plot_report_figures(
     train_resources: pd.DataFrame | None = None,
 ) -> dict[str, bytes]:
     """Every figure this run has data for, keyed by file name (a node: PNG bytes, no file I/O)."""
-    # Imported here: resource_plots draws with this module's to_png.
-    from slmops.pipelines.report.resource_plots import (
-        STAGE_RESOURCES,
-        TRAINING_RESOURCES,
-        plot_stage_resources,
-        plot_training_resources,
-    )
-
     all_export_metrics = all_export_metrics or {}
     eval_metrics = {**(eval_metrics or {}), **(eval_details or {})}
     confusion = ((eval_metrics.get("confusion") or {}).get("tuned") or {}) if is_classification(eval_metrics) else {}

@@ -1,6 +1,6 @@
 """Figures of where the time and memory went: per-stage bars and training's curves by step.
 
-Same rules as plots.py (object API, PNG without a Software stamp). The ``draw_*`` functions return
+Same rules as plots.py (object API, PNG without a Software stamp, png.to_png). The ``draw_*`` functions return
 the Figure so tests can read what is drawn; ``plot_*`` return its PNG bytes.
 """
 
@@ -13,7 +13,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from slmops.pipelines.report.plots import to_png
+from slmops.pipelines.report.png import to_png
 from slmops.pipelines.report.resources import machine_memory_mb, number, ordered_stages, peak_memory
 
 STAGE_RESOURCES = "stage_resources.png"
